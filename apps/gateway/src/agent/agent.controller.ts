@@ -1,0 +1,30 @@
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AgentService } from './agent.service';
+import { BatchRequestDto, QueryRequestDto, type BatchResponseDto, type QueryResponseDto } from './agent.dto';
+import { callContextOf } from './call-context';
+
+@Controller('api/v1/agent')
+export class AgentController {
+  constructor(private readonly agents: AgentService) {}
+
+  @Post('query')
+  @HttpCode(200)
+  query(
+    @Body() body: QueryRequestDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<QueryResponseDto> {
+    return this.agents.query(body, callContextOf(request, reply));
+  }
+
+  @Post('batch')
+  @HttpCode(200)
+  async batch(
+    @Body() body: BatchRequestDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<BatchResponseDto> {
+    return { responses: await this.agents.batch(body.requests, callContextOf(request, reply)) };
+  }
+}

@@ -1,0 +1,60 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { AppConfig } from '../config/app-config';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code';
+import type { AuthUser } from './auth-user';
+
+const MAX_TOKEN_LENGTH = 8192;
+
+/** Verifies bearer tokens against the configured key, algorithm allowlist, issuer and audience. */
+@Injectable()
+export class JwtVerifier {
+  private readonly key: Uint8Array | KeyObject | JWTVerifyGetKey;
+
+  constructor(private readonly config: AppConfig) {
+    const source = config.auth.key;
+    switch (source.kind) {
+      case 'secret':
+        this.key = new TextEncoder().encode(source.secret);
+        break;
+      case 'public-key':
+        this.key = createPublicKey(source.pem);
+        break;
+      case 'jwks':
+        this.key = createRemoteJWKSet(new URL(source.url), { timeoutDuration: 3000, cooldownDuration: 30_000 });
+        break;
+    }
+  }
+
+  async verify(token: string): Promise<AuthUser> {
+    if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated('token too long');
+    const { algorithms, issuer, audience, clockToleranceSeconds } = this.config.auth;
+    try {
+      const { payload } = await jwtVerify(token, this.key as Uint8Array, {
+        algorithms,
+        issuer,
+        audience,
+        clockTolerance: clockToleranceSeconds,
+        requiredClaims: ['exp', 'sub'],
+      });
+      if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
+        throw unauthenticated('token subject is missing or invalid');
+      }
+      return { id: payload.sub, claims: payload };
+    } catch (error) {
+      if (error instanceof AppException) throw error;
+      if (error instanceof joseErrors.JWTExpired) throw unauthenticated('token expired');
+      // A key set that cannot be fetched is not the caller's fault, but it still cannot be let in.
+      if (error instanceof joseErrors.JWKSTimeout || !(error instanceof joseErrors.JOSEError)) {
+        throw unauthenticated('token could not be verified');
+      }
+      throw unauthenticated('invalid token');
+    }
+  }
+}
+
+function unauthenticated(message: string): AppException {
+  return new AppException(ErrorCode.UNAUTHENTICATED, message);
+}

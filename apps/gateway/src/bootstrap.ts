@@ -1,0 +1,46 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import type { AppConfig } from './config/app-config';
+import { REQUEST_ID_HEADER, requestIdFor } from './observability/request-id';
+import { AppException } from './errors/app.exception';
+import { ErrorCode } from './errors/error-code';
+
+/** Fastify's own JSON parser (with prototype-poisoning protection), failing with MALFORMED_JSON. */
+function useJsonErrorsWithOurCodes(fastify: FastifyInstance): void {
+  const parse = fastify.getDefaultJsonParser('error', 'error');
+  // JSON is the only body this API takes: anything else is 415, not a confusing 400.
+  fastify.removeContentTypeParser(['application/json', 'text/plain']);
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    parse(request, body as string, (error, value) => {
+      if (error) done(new AppException(ErrorCode.MALFORMED_JSON, 'request body is not valid JSON'), undefined);
+      else done(null, value);
+    });
+  });
+}
+
+/** Builds the gateway (not yet listening): the same pipeline for main.ts and the tests. */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.http.bodyLimitBytes,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    trustProxy: false,
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, {
+    bufferLogs: true,
+    bodyParser: false, // our JSON parser is registered below
+  });
+  app.useLogger(app.get(Logger));
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  useJsonErrorsWithOurCodes(fastify);
+  app.enableShutdownHooks();
+  return app;
+}

@@ -1,0 +1,106 @@
+import { envSchema, DEV_JWT_SECRET, type AgentDefinition, type Env } from './env.schema';
+
+export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'ES256' | 'ES384';
+
+export type JwtKeySource =
+  | { kind: 'secret'; secret: string; isDevelopmentSecret: boolean }
+  | { kind: 'public-key'; pem: string }
+  | { kind: 'jwks'; url: string };
+
+export interface AuthConfig {
+  key: JwtKeySource;
+  /** Only these algorithms are accepted: HMAC for a secret, asymmetric for keys, never `none`. */
+  algorithms: JwtAlgorithm[];
+  issuer?: string;
+  audience?: string;
+  clockToleranceSeconds: number;
+}
+
+export interface HttpConfig {
+  host: string;
+  port: number;
+  bodyLimitBytes: number;
+}
+
+export interface LimitsConfig {
+  batchConcurrency: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const HMAC_ALGORITHMS: JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
+const ASYMMETRIC_ALGORITHMS: JwtAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384'];
+const MIN_PRODUCTION_SECRET_LENGTH = 32;
+
+/** The typed configuration, validated once from the environment; injected by this class. */
+export class AppConfig {
+  readonly nodeEnv: Env['NODE_ENV'];
+  readonly logLevel: Env['LOG_LEVEL'];
+  readonly http: HttpConfig;
+  readonly auth: AuthConfig;
+  readonly agents: AgentDefinition[];
+  readonly limits: LimitsConfig;
+  readonly databaseUrl?: string;
+  readonly redisUrl?: string;
+
+  private constructor(env: Env) {
+    this.nodeEnv = env.NODE_ENV;
+    this.logLevel = env.LOG_LEVEL;
+    this.http = { host: env.HOST, port: env.PORT, bodyLimitBytes: env.MAX_BODY_BYTES };
+    this.auth = authConfig(env);
+    this.agents = env.AGENTS;
+    this.limits = { batchConcurrency: env.BATCH_CONCURRENCY };
+    this.databaseUrl = env.DATABASE_URL;
+    this.redisUrl = env.REDIS_URL;
+  }
+
+  get isProduction(): boolean {
+    return this.nodeEnv === 'production';
+  }
+
+  /** Validates the environment; throws ConfigError naming every bad variable. */
+  static fromEnv(env: NodeJS.ProcessEnv): AppConfig {
+    const parsed = envSchema.safeParse(env);
+    if (!parsed.success) {
+      throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`));
+    }
+    const problems = productionProblems(parsed.data);
+    if (problems.length > 0) throw new ConfigError(problems);
+    return new AppConfig(parsed.data);
+  }
+}
+
+function authConfig(env: Env): AuthConfig {
+  const common = {
+    issuer: env.JWT_ISSUER,
+    audience: env.JWT_AUDIENCE,
+    clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS,
+  };
+  if (env.JWT_PUBLIC_KEY) {
+    // Variables cannot hold newlines everywhere: accept "\n" escapes in the PEM.
+    return { ...common, key: { kind: 'public-key', pem: env.JWT_PUBLIC_KEY.replace(/\\n/g, '\n') }, algorithms: ASYMMETRIC_ALGORITHMS };
+  }
+  if (env.JWKS_URL) return { ...common, key: { kind: 'jwks', url: env.JWKS_URL }, algorithms: ASYMMETRIC_ALGORITHMS };
+  const secret = env.JWT_SECRET ?? DEV_JWT_SECRET;
+  return { ...common, key: { kind: 'secret', secret, isDevelopmentSecret: secret === DEV_JWT_SECRET }, algorithms: HMAC_ALGORITHMS };
+}
+
+function productionProblems(env: Env): string[] {
+  const problems: string[] = [];
+  const keySources = [env.JWT_SECRET, env.JWT_PUBLIC_KEY, env.JWKS_URL].filter(Boolean).length;
+  if (keySources > 1) problems.push('JWT_SECRET, JWT_PUBLIC_KEY, JWKS_URL: set only one of them');
+  if (env.NODE_ENV !== 'production') return problems;
+  if (keySources === 0) {
+    problems.push('JWT_SECRET: required in production (or JWT_PUBLIC_KEY / JWKS_URL); the development secret is refused');
+  } else if (env.JWT_SECRET === DEV_JWT_SECRET) {
+    problems.push('JWT_SECRET: the development secret is refused in production');
+  } else if (env.JWT_SECRET && env.JWT_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH) {
+    problems.push(`JWT_SECRET: must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters in production`);
+  }
+  return problems;
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+
+/** The development signing secret: accepted only outside production, where it is refused at start-up. */
+export const DEV_JWT_SECRET = 'agent-gateway-development-secret-do-not-use-in-production';
+
+const AGENT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** host:port, [ipv6]:port, or a grpc-js scheme such as dns:///host:port or unix:/path. */
+const GRPC_TARGET = /^(?:[a-z]+:[^\s]+|\[[0-9a-f:]+\]:\d{1,5}|[A-Za-z0-9.-]+:\d{1,5})$/i;
+
+const agentSchema = z.object({
+  id: z.string().regex(AGENT_ID, 'lowercase letters, digits, - and _ (at most 63)'),
+  name: z.string().min(1).max(200).optional(),
+  type: z.enum(['rag', 'tool', 'chat']).default('rag'),
+  targets: z.array(z.string().regex(GRPC_TARGET, 'a gRPC target such as host:50051')).min(1).max(64),
+  deadline_ms: z.number().int().min(1).max(3_600_000).default(30_000),
+  description: z.string().max(2000).optional(),
+});
+
+export type AgentDefinition = z.infer<typeof agentSchema>;
+
+const agentsSchema = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON: [{"id":"rag-1","targets":["host:50051"]}]' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .array(agentSchema)
+      .min(1)
+      .max(256)
+      .refine((agents) => new Set(agents.map((a) => a.id)).size === agents.length, 'agent ids must be unique'),
+  );
+
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v?.trim() ? v.trim() : undefined));
+
+export const DEFAULT_AGENTS = JSON.stringify([
+  { id: 'reference', name: 'Reference retrieval agent', type: 'rag', targets: ['127.0.0.1:50051'], deadline_ms: 30000 },
+]);
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535, 3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  JWT_SECRET: optionalText,
+  JWT_PUBLIC_KEY: optionalText,
+  JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  JWT_CLOCK_TOLERANCE_SECONDS: int(0, 300, 5),
+
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+
+  AGENTS: agentsSchema.default(JSON.parse(DEFAULT_AGENTS) as never),
+
+  MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
+  BATCH_CONCURRENCY: int(1, 256, 4),
+});
+
+export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,57 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ZodValidationException } from 'nestjs-zod';
+import { ZodError } from 'zod';
+import { AppException, type ErrorBody } from './app.exception';
+import { ErrorCode, errorCodeOfStatus } from './error-code';
+
+export interface MappedError {
+  body: Omit<ErrorBody, 'request_id'>;
+  retryAfterSeconds?: number;
+}
+
+function describeZodError(error: ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .join('; ');
+}
+
+/** Turns anything thrown into the public error shape; unknown errors become a bare 500. */
+export function mapError(error: unknown): MappedError {
+  if (error instanceof AppException) {
+    return { body: { status: error.status, code: error.code, message: error.message }, retryAfterSeconds: error.retryAfterSeconds };
+  }
+  if (error instanceof ZodValidationException) {
+    const zodError = error.getZodError();
+    const message = zodError instanceof ZodError ? describeZodError(zodError) : 'invalid request';
+    return { body: { status: 400, code: ErrorCode.VALIDATION_FAILED, message } };
+  }
+  // Nest wraps Fastify's own errors (body too large, unsupported media type) in HttpException.
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const code = errorCodeOfStatus(status);
+    const message = status >= 500 ? 'internal error' : error.message;
+    return { body: { status: status >= 500 ? 500 : status, code, message } };
+  }
+  return { body: { status: 500, code: ErrorCode.INTERNAL, message: 'internal error' } };
+}
+
+export function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown, logger: Logger): void {
+  const { body, retryAfterSeconds } = mapError(error);
+  if (body.status >= 500 && body.code === ErrorCode.INTERNAL) {
+    logger.error({ err: error, request_id: request.id }, 'unhandled error');
+  }
+  if (retryAfterSeconds !== undefined) void reply.header('retry-after', String(retryAfterSeconds));
+  void reply.status(body.status).send({ ...body, request_id: request.id });
+}
+
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    sendError(http.getResponse<FastifyReply>(), http.getRequest<FastifyRequest>(), error, this.logger);
+  }
+}

@@ -1,0 +1,26 @@
+import { ErrorCode, httpStatusOf } from './error-code';
+
+/** A domain error with a stable code; its HTTP status comes from httpStatusOf. */
+export class AppException extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Seconds a client should wait before trying again (503, 429). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'AppException';
+  }
+
+  get status(): number {
+    return httpStatusOf(this.code);
+  }
+}
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  status: number;
+  code: ErrorCode;
+  message: string;
+  request_id: string;
+}

@@ -1,0 +1,75 @@
+/** Every error a client can see, with one stable code each. */
+export enum ErrorCode {
+  VALIDATION_FAILED = 'VALIDATION_FAILED',
+  MALFORMED_JSON = 'MALFORMED_JSON',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  NOT_FOUND = 'NOT_FOUND',
+  AGENT_NOT_FOUND = 'AGENT_NOT_FOUND',
+  PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
+  RATE_LIMITED = 'RATE_LIMITED',
+  AGENT_REJECTED = 'AGENT_REJECTED',
+  AGENT_ERROR = 'AGENT_ERROR',
+  AGENT_UNAVAILABLE = 'AGENT_UNAVAILABLE',
+  AGENT_OVERLOADED = 'AGENT_OVERLOADED',
+  AGENT_TIMEOUT = 'AGENT_TIMEOUT',
+  REQUEST_CANCELLED = 'REQUEST_CANCELLED',
+  INTERNAL = 'INTERNAL',
+}
+
+/** The one place codes become HTTP statuses; the switch is exhaustive, so a new code must be mapped. */
+export function httpStatusOf(code: ErrorCode): number {
+  switch (code) {
+    case ErrorCode.VALIDATION_FAILED:
+    case ErrorCode.MALFORMED_JSON:
+    case ErrorCode.AGENT_REJECTED:
+      return 400;
+    case ErrorCode.UNAUTHENTICATED:
+      return 401;
+    case ErrorCode.FORBIDDEN:
+      return 403;
+    case ErrorCode.NOT_FOUND:
+    case ErrorCode.AGENT_NOT_FOUND:
+      return 404;
+    case ErrorCode.PAYLOAD_TOO_LARGE:
+      return 413;
+    case ErrorCode.UNSUPPORTED_MEDIA_TYPE:
+      return 415;
+    case ErrorCode.RATE_LIMITED:
+      return 429;
+    case ErrorCode.REQUEST_CANCELLED:
+      return 499;
+    case ErrorCode.INTERNAL:
+      return 500;
+    case ErrorCode.AGENT_ERROR:
+      return 502;
+    case ErrorCode.AGENT_UNAVAILABLE:
+    case ErrorCode.AGENT_OVERLOADED:
+      return 503;
+    case ErrorCode.AGENT_TIMEOUT:
+      return 504;
+  }
+}
+
+/** The code for an HTTP status raised outside our own exceptions (framework, Fastify). */
+export function errorCodeOfStatus(status: number): ErrorCode {
+  switch (status) {
+    case 400:
+      return ErrorCode.VALIDATION_FAILED;
+    case 401:
+      return ErrorCode.UNAUTHENTICATED;
+    case 403:
+      return ErrorCode.FORBIDDEN;
+    case 404:
+      return ErrorCode.NOT_FOUND;
+    case 413:
+      return ErrorCode.PAYLOAD_TOO_LARGE;
+    case 415:
+      return ErrorCode.UNSUPPORTED_MEDIA_TYPE;
+    case 429:
+      return ErrorCode.RATE_LIMITED;
+    default:
+      return ErrorCode.INTERNAL;
+  }
+}

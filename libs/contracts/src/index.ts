@@ -1,0 +1,2 @@
+export * from './agent.contract';
+export * from './proto-path';
