@@ -14,7 +14,7 @@ function useJsonErrorsWithOurCodes(fastify: FastifyInstance): void {
   // JSON is the only body this API takes: anything else is 415, not a confusing 400.
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    parse(request, body as string, (error, value) => {
+    void parse(request, body as string, (error, value) => {
       if (error) done(new AppException(ErrorCode.MALFORMED_JSON, 'request body is not valid JSON'), undefined);
       else done(null, value);
     });

@@ -64,7 +64,8 @@ export class Bm25Index {
         if (!tf) continue;
         const df = this.documentFrequency.get(term) ?? 0;
         const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
-        score += (idf * tf * (this.k1 + 1)) / (tf + this.k1 * (1 - this.b + (this.b * doc.length) / this.averageLength));
+        score +=
+          (idf * tf * (this.k1 + 1)) / (tf + this.k1 * (1 - this.b + (this.b * doc.length) / this.averageLength));
       }
       if (score > 0) scored.push({ ...doc.passage, score: Math.round(score * 1000) / 1000 });
     }

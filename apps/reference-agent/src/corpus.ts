@@ -8,7 +8,9 @@ export const DEFAULT_CORPUS_DIR = join(__dirname, '..', 'corpus');
 /** Splits markdown files into passages (one per paragraph), each titled by its nearest heading. */
 export function loadCorpus(dir: string): Passage[] {
   const passages: Passage[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.md')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.md'))
+    .sort()) {
     const doc = basename(file, '.md');
     let title = doc;
     let paragraph = 0;

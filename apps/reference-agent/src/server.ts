@@ -68,8 +68,11 @@ export class ReferenceAgentServer {
     };
     this.server.addService(proto.agent.AgentService.service, {
       Query: this.query.bind(this),
-      StreamQuery: this.streamQuery.bind(this),
-      BatchQuery: this.batchQuery.bind(this),
+      StreamQuery: (call: grpc.ServerWritableStream<QueryRequest, QueryChunk>) => void this.streamQuery(call),
+      BatchQuery: (
+        call: grpc.ServerUnaryCall<BatchQueryRequest, BatchQueryResponse>,
+        callback: grpc.sendUnaryData<BatchQueryResponse>,
+      ) => void this.batchQuery(call, callback),
     });
     this.health.addToServer(this.server);
   }
@@ -103,7 +106,10 @@ export class ReferenceAgentServer {
     clearTimeout(timer);
   }
 
-  private track(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): { signal: AbortSignal; done: () => void } {
+  private track(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): {
+    signal: AbortSignal;
+    done: () => void;
+  } {
     const controller = new AbortController();
     this.counters.active += 1;
     this.counters.total += 1;
@@ -143,7 +149,7 @@ export class ReferenceAgentServer {
     const { signal, done } = this.track(call);
     void this.answerOne(call.request, signal).then((result) => {
       done();
-      if ('answer' in result) callback(null, result as QueryResponse);
+      if ('answer' in result) callback(null, result);
       else callback(result);
     });
   }
@@ -153,7 +159,8 @@ export class ReferenceAgentServer {
     try {
       const request = call.request;
       const behaviour = resolveBehaviour(this.options.behaviour, request.options ?? {});
-      if (!request.query?.trim()) return void call.emit('error', failure('INVALID_ARGUMENT', 'query must not be empty'));
+      if (!request.query?.trim())
+        return void call.emit('error', failure('INVALID_ARGUMENT', 'query must not be empty'));
       if (!(await pause(behaviour.latencyMs, signal))) return;
       const failed = failureFor(behaviour);
       if (failed) return void call.emit('error', failure(failed));
@@ -190,7 +197,7 @@ export class ReferenceAgentServer {
       call.request.requests.map(async (request) => {
         const result = await this.answerOne(request, signal);
         return 'answer' in result
-          ? { response: result as QueryResponse, error: null }
+          ? { response: result, error: null }
           : { response: null, error: { code: result.code ?? grpc.status.UNKNOWN, message: result.details ?? '' } };
       }),
     );

@@ -1,4 +1,11 @@
-import { Metadata, connectivityState, credentials, makeClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
+import {
+  Metadata,
+  connectivityState,
+  credentials,
+  makeClientConstructor,
+  type Client,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { service as healthServiceDefinition } from 'grpc-health-check';
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { ClientProxyFactory, Transport, type ClientGrpc, type ClientGrpcProxy } from '@nestjs/microservices';
@@ -46,9 +53,13 @@ export interface TargetHealth {
 }
 
 const HealthClientConstructor = makeClientConstructor(
-  healthServiceDefinition as Parameters<typeof makeClientConstructor>[0],
+  healthServiceDefinition,
   'grpc.health.v1.Health',
-) as unknown as new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options: object) => HealthClient;
+) as unknown as new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+  options: object,
+) => HealthClient;
 
 interface Backend {
   definition: AgentDefinition;
@@ -126,7 +137,10 @@ export class AgentClient implements OnModuleDestroy {
     if (!isGrpcError(error)) return error;
     const mapped = appExceptionFromGrpc(agentId, error);
     if (mapped.code === ErrorCode.AGENT_ERROR) {
-      this.logger.warn({ agent: agentId, target: target.address, grpc_code: error.code, details: error.details }, 'agent call failed');
+      this.logger.warn(
+        { agent: agentId, target: target.address, grpc_code: error.code, details: error.details },
+        'agent call failed',
+      );
     }
     return mapped;
   }
@@ -142,7 +156,7 @@ function connect(address: string): Target {
       loader: PROTO_LOADER_OPTIONS,
       keepalive: { keepaliveTimeMs: 30_000, keepaliveTimeoutMs: 10_000, keepalivePermitWithoutCalls: 0 },
     },
-  }) as ClientGrpcProxy;
+  });
   const grpc = proxy as ClientGrpc;
   const channel = grpc.getClientByServiceName<Client>(AGENT_SERVICE);
   return {
@@ -151,7 +165,9 @@ function connect(address: string): Target {
     service: grpc.getService<AgentServiceClient>(AGENT_SERVICE),
     channel,
     // Health checks share the agent's channel: they test the connection calls really use.
-    health: new HealthClientConstructor(address, credentials.createInsecure(), { channelOverride: channel.getChannel() }),
+    health: new HealthClientConstructor(address, credentials.createInsecure(), {
+      channelOverride: channel.getChannel(),
+    }),
   };
 }
 
@@ -179,7 +195,7 @@ function firstValue<T>(call$: Observable<T>, signal?: AbortSignal): Promise<T> {
         signal?.removeEventListener('abort', onAbort);
         resolve(value);
       },
-      error: (error: unknown) => {
+      error: (error: Error) => {
         signal?.removeEventListener('abort', onAbort);
         reject(error);
       },

@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const ttlSeconds = Number(values.ttl);
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw new Error('--ttl must be a positive number of seconds');
   loadDotEnv();
-  const token = await signDevToken(AppConfig.fromEnv(process.env), { sub: values.sub!, ttlSeconds });
+  const token = await signDevToken(AppConfig.fromEnv(process.env), { sub: values.sub, ttlSeconds });
   process.stdout.write(`${token}\n`);
 }
 

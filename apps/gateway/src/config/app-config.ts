@@ -83,11 +83,19 @@ function authConfig(env: Env): AuthConfig {
   };
   if (env.JWT_PUBLIC_KEY) {
     // Variables cannot hold newlines everywhere: accept "\n" escapes in the PEM.
-    return { ...common, key: { kind: 'public-key', pem: env.JWT_PUBLIC_KEY.replace(/\\n/g, '\n') }, algorithms: ASYMMETRIC_ALGORITHMS };
+    return {
+      ...common,
+      key: { kind: 'public-key', pem: env.JWT_PUBLIC_KEY.replace(/\\n/g, '\n') },
+      algorithms: ASYMMETRIC_ALGORITHMS,
+    };
   }
   if (env.JWKS_URL) return { ...common, key: { kind: 'jwks', url: env.JWKS_URL }, algorithms: ASYMMETRIC_ALGORITHMS };
   const secret = env.JWT_SECRET ?? DEV_JWT_SECRET;
-  return { ...common, key: { kind: 'secret', secret, isDevelopmentSecret: secret === DEV_JWT_SECRET }, algorithms: HMAC_ALGORITHMS };
+  return {
+    ...common,
+    key: { kind: 'secret', secret, isDevelopmentSecret: secret === DEV_JWT_SECRET },
+    algorithms: HMAC_ALGORITHMS,
+  };
 }
 
 function productionProblems(env: Env): string[] {
@@ -96,7 +104,9 @@ function productionProblems(env: Env): string[] {
   if (keySources > 1) problems.push('JWT_SECRET, JWT_PUBLIC_KEY, JWKS_URL: set only one of them');
   if (env.NODE_ENV !== 'production') return problems;
   if (keySources === 0) {
-    problems.push('JWT_SECRET: required in production (or JWT_PUBLIC_KEY / JWKS_URL); the development secret is refused');
+    problems.push(
+      'JWT_SECRET: required in production (or JWT_PUBLIC_KEY / JWKS_URL); the development secret is refused',
+    );
   } else if (env.JWT_SECRET === DEV_JWT_SECRET) {
     problems.push('JWT_SECRET: the development secret is refused in production');
   } else if (env.JWT_SECRET && env.JWT_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH) {

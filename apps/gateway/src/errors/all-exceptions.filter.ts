@@ -20,7 +20,10 @@ function describeZodError(error: ZodError): string {
 /** Turns anything thrown into the public error shape; unknown errors become a bare 500. */
 export function mapError(error: unknown): MappedError {
   if (error instanceof AppException) {
-    return { body: { status: error.status, code: error.code, message: error.message }, retryAfterSeconds: error.retryAfterSeconds };
+    return {
+      body: { status: error.status, code: error.code, message: error.message },
+      retryAfterSeconds: error.retryAfterSeconds,
+    };
   }
   if (error instanceof ZodValidationException) {
     const zodError = error.getZodError();
