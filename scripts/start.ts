@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { loadDotEnv } from '../apps/gateway/src/config/dotenv';
 
 /**
  * `npm start`: the gateway on its embedded defaults. Unless AGENTS points at your own agents,
@@ -33,7 +34,15 @@ function stop(exitCode: number): void {
   }
 }
 
-if (!process.env.AGENTS) run('reference agent', 'apps/reference-agent/src/main.js');
+loadDotEnv();
+if (!process.env.AGENTS) {
+  const agentPort = process.env.AGENT_PORT ?? '50051';
+  process.env.AGENT_PORT = agentPort;
+  process.env.AGENTS = JSON.stringify([
+    { id: 'reference', name: 'Reference retrieval agent', type: 'rag', targets: [`127.0.0.1:${agentPort}`] },
+  ]);
+  run('reference agent', 'apps/reference-agent/src/main.js');
+}
 run('gateway', 'apps/gateway/src/main.js');
 process.once('SIGINT', () => stop(0));
 process.once('SIGTERM', () => stop(0));

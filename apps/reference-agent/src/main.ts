@@ -6,15 +6,16 @@ import { ReferenceAgentServer } from './server';
 /** The reference agent as its own process: gRPC on AGENT_PORT, call counters on AGENT_STATS_PORT. */
 async function main(): Promise<void> {
   const env = process.env;
+  const log = (msg: string, extra: object = {}) =>
+    process.stdout.write(`${JSON.stringify({ level: 'info', service: 'reference-agent', msg, ...extra })}\n`);
   const agent = new ReferenceAgentServer({
     host: env.AGENT_HOST ?? '127.0.0.1',
     port: Number(env.AGENT_PORT ?? 50051),
     corpusDir: env.AGENT_CORPUS_DIR ?? DEFAULT_CORPUS_DIR,
     behaviour: behaviourDefaultsFromEnv(env),
+    log: env.AGENT_LOG_CALLS === 'false' ? undefined : (entry) => log('call', entry),
   });
   const port = await agent.start();
-  const log = (msg: string, extra: object = {}) =>
-    process.stdout.write(`${JSON.stringify({ level: 'info', service: 'reference-agent', msg, ...extra })}\n`);
 
   const statsServer = env.AGENT_STATS_PORT
     ? createServer((_req, res) => {

@@ -6,6 +6,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { HealthImplementation } from 'grpc-health-check';
 import {
   AGENT_PROTO_PATH,
+  METADATA_REQUEST_ID,
   PROTO_LOADER_OPTIONS,
   type BatchQueryRequest,
   type BatchQueryResponse,
@@ -24,6 +25,16 @@ export interface ReferenceAgentOptions {
   port: number;
   corpusDir: string;
   behaviour: BehaviourDefaults;
+  /** Receives one entry per finished call (method, request id, outcome). */
+  log?: (entry: CallLogEntry) => void;
+}
+
+export interface CallLogEntry {
+  method: 'Query' | 'StreamQuery' | 'BatchQuery';
+  request_id: string;
+  /** ok, cancelled, or the gRPC status name the call failed with. */
+  outcome: string;
+  duration_ms: number;
 }
 
 export interface AgentStats {
@@ -106,10 +117,12 @@ export class ReferenceAgentServer {
     clearTimeout(timer);
   }
 
-  private track(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): {
-    signal: AbortSignal;
-    done: () => void;
-  } {
+  private track(
+    method: CallLogEntry['method'],
+    call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
+  ): { signal: AbortSignal; done: (outcome?: string) => void } {
+    const started = Date.now();
+    const requestId = String(call.metadata.get(METADATA_REQUEST_ID)[0] ?? '');
     const controller = new AbortController();
     this.counters.active += 1;
     this.counters.total += 1;
@@ -122,11 +135,17 @@ export class ReferenceAgentServer {
     let finished = false;
     return {
       signal: controller.signal,
-      done: () => {
+      done: (outcome = 'ok') => {
         if (finished) return;
         finished = true;
         call.off('cancelled', onCancel);
         this.counters.active -= 1;
+        this.options.log?.({
+          method,
+          request_id: requestId,
+          outcome: controller.signal.aborted ? 'cancelled' : outcome,
+          duration_ms: Date.now() - started,
+        });
       },
     };
   }
@@ -146,24 +165,28 @@ export class ReferenceAgentServer {
     call: grpc.ServerUnaryCall<QueryRequest, QueryResponse>,
     callback: grpc.sendUnaryData<QueryResponse>,
   ): void {
-    const { signal, done } = this.track(call);
+    const { signal, done } = this.track('Query', call);
     void this.answerOne(call.request, signal).then((result) => {
-      done();
+      done('answer' in result ? 'ok' : grpc.status[result.code ?? grpc.status.UNKNOWN]);
       if ('answer' in result) callback(null, result);
       else callback(result);
     });
   }
 
   private async streamQuery(call: grpc.ServerWritableStream<QueryRequest, QueryChunk>): Promise<void> {
-    const { signal, done } = this.track(call);
+    const { signal, done } = this.track('StreamQuery', call);
+    let outcome = 'ok';
+    const fail = (error: GrpcFailure) => {
+      outcome = grpc.status[error.code ?? grpc.status.UNKNOWN];
+      call.emit('error', error);
+    };
     try {
       const request = call.request;
       const behaviour = resolveBehaviour(this.options.behaviour, request.options ?? {});
-      if (!request.query?.trim())
-        return void call.emit('error', failure('INVALID_ARGUMENT', 'query must not be empty'));
+      if (!request.query?.trim()) return fail(failure('INVALID_ARGUMENT', 'query must not be empty'));
       if (!(await pause(behaviour.latencyMs, signal))) return;
       const failed = failureFor(behaviour);
-      if (failed) return void call.emit('error', failure(failed));
+      if (failed) return fail(failure(failed));
 
       const id = randomUUID();
       const { answer, sources, usage } = this.agent.answer(request.query, request.history);
@@ -171,7 +194,7 @@ export class ReferenceAgentServer {
       let sent = 0;
       for (const token of splitIntoTokens(answer)) {
         if (behaviour.fail && behaviour.failAfterChunks !== undefined && sent >= behaviour.failAfterChunks) {
-          return void call.emit('error', failure(behaviour.fail, 'reference agent failed mid-stream'));
+          return fail(failure(behaviour.fail, 'reference agent failed mid-stream'));
         }
         if (signal.aborted) return;
         // Respect backpressure: a slow reader pauses generation instead of growing a buffer.
@@ -184,7 +207,7 @@ export class ReferenceAgentServer {
       call.write({ id, chunk: '', is_final: true, usage, sources });
       call.end();
     } finally {
-      done();
+      done(outcome);
     }
   }
 
@@ -192,7 +215,7 @@ export class ReferenceAgentServer {
     call: grpc.ServerUnaryCall<BatchQueryRequest, BatchQueryResponse>,
     callback: grpc.sendUnaryData<BatchQueryResponse>,
   ): Promise<void> {
-    const { signal, done } = this.track(call);
+    const { signal, done } = this.track('BatchQuery', call);
     const results = await Promise.all(
       call.request.requests.map(async (request) => {
         const result = await this.answerOne(request, signal);

@@ -65,7 +65,9 @@ export class AppConfig {
 
   /** Validates the environment; throws ConfigError naming every bad variable. */
   static fromEnv(env: NodeJS.ProcessEnv): AppConfig {
-    const parsed = envSchema.safeParse(env);
+    // An empty variable (as a copied .env.example has) means "not set".
+    const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+    const parsed = envSchema.safeParse(given);
     if (!parsed.success) {
       throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`));
     }

@@ -24,11 +24,11 @@ export class ObservabilityModule {
             level: config.logLevel,
             // Fastify assigned the id already (see bootstrap); reuse it so logs, errors and the header agree.
             genReqId: (req) => (req as unknown as { id?: string }).id ?? '',
-            customAttributeKeys: { reqId: 'request_id' },
+            // Every line logged while serving a request carries its id under the same key as the agent's logs.
+            customProps: (req) => ({ request_id: (req as unknown as { id?: string }).id }),
             redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
             serializers: {
-              req: (req: { id: string; method: string; url: string }) => ({
-                id: req.id,
+              req: (req: { method: string; url: string }) => ({
                 method: req.method,
                 url: req.url?.split('?')[0],
               }),

@@ -1,0 +1,72 @@
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { DiscoveryService, MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
+import { createTestGateway, type TestGateway } from '../../../../test/support/gateway';
+import { IS_PUBLIC } from './public.decorator';
+
+/** The only routes anyone may call without a token. Adding to this list is a security decision. */
+const PUBLIC_ROUTES = ['GET /health', 'GET /health/live', 'GET /health/ready'];
+
+interface Route {
+  method: string;
+  path: string;
+  isPublic: boolean;
+}
+
+function discoverRoutes(gw: TestGateway): Route[] {
+  const discovery = new DiscoveryService(gw.app.get(ModulesContainer));
+  const scanner = new MetadataScanner();
+  const reflector = gw.app.get(Reflector);
+  const routes: Route[] = [];
+  for (const wrapper of discovery.getControllers()) {
+    const { instance, metatype } = wrapper;
+    if (!instance || !metatype) continue;
+    const base = String(reflector.get<string>(PATH_METADATA, metatype) ?? '');
+    const prototype = Object.getPrototypeOf(instance) as object;
+    for (const name of scanner.getAllMethodNames(prototype)) {
+      const handler = (prototype as Record<string, unknown>)[name] as () => unknown;
+      const path = reflector.get<string | undefined>(PATH_METADATA, handler);
+      if (path === undefined) continue;
+      const method = RequestMethod[reflector.get<RequestMethod>(METHOD_METADATA, handler)];
+      const full = `/${[base, path].filter((p) => p && p !== '/').join('/')}`.replace(/\/+/g, '/');
+      const isPublic = Boolean(reflector.getAllAndOverride<boolean>(IS_PUBLIC, [handler, metatype]));
+      routes.push({ method, path: full, isPublic });
+    }
+  }
+  return routes;
+}
+
+describe('route protection', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await createTestGateway([{ id: 'reference', targets: ['127.0.0.1:1'], deadline_ms: 500 }]);
+  });
+  afterAll(() => gw.close());
+
+  it('marks exactly the expected routes @Public()', () => {
+    const routes = discoverRoutes(gw);
+    expect(routes.length).toBeGreaterThan(PUBLIC_ROUTES.length);
+    const publicRoutes = routes.filter((r) => r.isPublic).map((r) => `${r.method} ${r.path}`);
+    expect(publicRoutes.sort()).toEqual([...PUBLIC_ROUTES].sort());
+  });
+
+  it('answers 401 on every other route when no token is sent', async () => {
+    const guarded = discoverRoutes(gw).filter((r) => !r.isPublic);
+    for (const route of guarded) {
+      const res = await gw.app.inject({
+        method: route.method as 'GET',
+        url: route.path.replace(/:(\w+)/g, '00000000-0000-4000-8000-000000000000'),
+        headers: { 'content-type': 'application/json' },
+        payload: route.method === 'GET' || route.method === 'DELETE' ? undefined : '{}',
+      });
+      expect({ route: `${route.method} ${route.path}`, status: res.statusCode }).toEqual({
+        route: `${route.method} ${route.path}`,
+        status: 401,
+      });
+    }
+  });
+
+  it('keeps everything under /api/v1 behind the guard', () => {
+    expect(discoverRoutes(gw).filter((r) => r.path.startsWith('/api/v1') && r.isPublic)).toEqual([]);
+  });
+});

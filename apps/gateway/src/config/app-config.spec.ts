@@ -1,0 +1,73 @@
+import { AppConfig, ConfigError } from './app-config';
+import { DEV_JWT_SECRET } from './env.schema';
+
+function problemsOf(env: Record<string, string>): string {
+  try {
+    AppConfig.fromEnv(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).message;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('AppConfig.fromEnv', () => {
+  it('starts on embedded defaults: the reference agent, port 3000, the development secret', () => {
+    const config = AppConfig.fromEnv({});
+    expect(config.http).toMatchObject({ host: '127.0.0.1', port: 3000 });
+    expect(config.agents).toEqual([expect.objectContaining({ id: 'reference', targets: ['127.0.0.1:50051'] })]);
+    expect(config.auth.key).toMatchObject({ kind: 'secret', isDevelopmentSecret: true });
+    expect(config.auth.algorithms).toEqual(['HS256', 'HS384', 'HS512']);
+  });
+
+  it('treats empty variables, as in a copied .env.example, as not set', () => {
+    const config = AppConfig.fromEnv({ AGENTS: '', JWKS_URL: '', DATABASE_URL: '', PORT: '' });
+    expect(config.http.port).toBe(3000);
+    expect(config.agents[0].id).toBe('reference');
+  });
+
+  it('names the variable when a value is bad', () => {
+    expect(problemsOf({ PORT: 'eighty' })).toMatch(/PORT/);
+    expect(problemsOf({ DATABASE_URL: 'mysql://x' })).toMatch(/DATABASE_URL/);
+    expect(problemsOf({ LOG_LEVEL: 'loud' })).toMatch(/LOG_LEVEL/);
+  });
+
+  it('explains what AGENTS must look like', () => {
+    expect(problemsOf({ AGENTS: 'rag-1=host:1' })).toMatch(/AGENTS: must be JSON/);
+    expect(problemsOf({ AGENTS: '[{"id":"Bad Id","targets":["h:1"]}]' })).toMatch(/AGENTS\.0\.id/);
+    expect(problemsOf({ AGENTS: '[{"id":"a","targets":[]}]' })).toMatch(/AGENTS\.0\.targets/);
+    expect(problemsOf({ AGENTS: '[{"id":"a","targets":["h:1"]},{"id":"a","targets":["h:2"]}]' })).toMatch(
+      /agent ids must be unique/,
+    );
+  });
+
+  it('reads agents with several targets and their deadlines', () => {
+    const config = AppConfig.fromEnv({
+      AGENTS: '[{"id":"rag-1","type":"rag","targets":["a:50051","dns:///b:50051"],"deadline_ms":5000}]',
+    });
+    expect(config.agents[0]).toMatchObject({ id: 'rag-1', targets: ['a:50051', 'dns:///b:50051'], deadline_ms: 5000 });
+  });
+
+  describe('in production', () => {
+    it('refuses to start without a secret or key', () => {
+      expect(problemsOf({ NODE_ENV: 'production' })).toMatch(/JWT_SECRET: required in production/);
+    });
+
+    it('refuses the development secret', () => {
+      expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: DEV_JWT_SECRET })).toMatch(/development secret/);
+    });
+
+    it('refuses a short secret', () => {
+      expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toMatch(/at least 32/);
+    });
+
+    it('starts with a real secret', () => {
+      const config = AppConfig.fromEnv({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) });
+      expect(config.auth.key).toMatchObject({ kind: 'secret', isDevelopmentSecret: false });
+    });
+  });
+
+  it('refuses two key sources at once', () => {
+    expect(problemsOf({ JWT_SECRET: 'x'.repeat(40), JWKS_URL: 'https://idp.test/jwks' })).toMatch(/only one/);
+  });
+});

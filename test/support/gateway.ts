@@ -1,0 +1,40 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createApp } from '../../apps/gateway/src/bootstrap';
+import { AppConfig } from '../../apps/gateway/src/config/app-config';
+import { signDevToken } from '../../apps/gateway/src/auth/dev-token';
+
+export const TEST_JWT_SECRET = 'test-secret-0123456789-0123456789-abcdef';
+
+export interface TestAgent {
+  id: string;
+  targets: string[];
+  deadline_ms?: number;
+  type?: 'rag' | 'tool' | 'chat';
+}
+
+export interface TestGateway {
+  app: NestFastifyApplication;
+  config: AppConfig;
+  tokenFor: (sub: string) => Promise<string>;
+  close: () => Promise<void>;
+}
+
+/** The whole gateway pipeline (guards, pipes, filters, Fastify) built from an environment, not listening. */
+export async function createTestGateway(agents: TestAgent[], env: Record<string, string> = {}): Promise<TestGateway> {
+  const config = AppConfig.fromEnv({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    JWT_SECRET: TEST_JWT_SECRET,
+    AGENTS: JSON.stringify(agents),
+    ...env,
+  });
+  const app = await createApp(config);
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return {
+    app,
+    config,
+    tokenFor: (sub) => signDevToken(config, { sub, ttlSeconds: 300 }),
+    close: () => app.close(),
+  };
+}
