@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, runBuilt, spawnBuilt, type Spawned } from '../support/processes';
 
 /**
@@ -9,10 +12,18 @@ describe('gateway and reference agent as real processes', () => {
   let baseUrl: string;
   let env: Record<string, string>;
   let token: string;
+  let dataDir: string;
 
   beforeAll(async () => {
     const [port, agentPort] = await Promise.all([freePort(), freePort()]);
-    env = { PORT: String(port), AGENT_PORT: String(agentPort), LOG_LEVEL: 'info', AGENT_TOKENS_PER_SECOND: '0' };
+    dataDir = mkdtempSync(join(tmpdir(), 'gateway-e2e-'));
+    env = {
+      PORT: String(port),
+      AGENT_PORT: String(agentPort),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      AGENT_TOKENS_PER_SECOND: '0',
+    };
     baseUrl = `http://127.0.0.1:${port}`;
     stack = spawnBuilt('scripts/start.js', env);
     await stack.waitFor(/agent gateway listening on http/);
@@ -21,7 +32,10 @@ describe('gateway and reference agent as real processes', () => {
     token = result.stdout.trim();
   }, 30_000);
 
-  afterAll(() => stack?.stop());
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
 
   it('prints where it listens and how to get a token', () => {
     expect(stack.output()).toContain(`agent gateway listening on ${baseUrl}`);
@@ -64,7 +78,10 @@ describe('gateway and reference agent as real processes', () => {
   it('is ready when the agent answers its health check', async () => {
     const res = await fetch(`${baseUrl}/health/ready`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ok', info: { 'agent:reference': { status: 'up' } } });
+    expect(await res.json()).toMatchObject({
+      status: 'ok',
+      info: { database: { status: 'up' }, 'agent:reference': { status: 'up' } },
+    });
   });
 });
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../apps/gateway/src/bootstrap';
 import { AppConfig } from '../../apps/gateway/src/config/app-config';
@@ -19,13 +22,18 @@ export interface TestGateway {
   close: () => Promise<void>;
 }
 
-/** The whole gateway pipeline (guards, pipes, filters, Fastify) built from an environment, not listening. */
+/**
+ * The whole gateway pipeline (guards, pipes, filters, Fastify, database) built from an environment,
+ * not listening. Without DATABASE_URL it gets an embedded database in a fresh temporary folder.
+ */
 export async function createTestGateway(agents: TestAgent[], env: Record<string, string> = {}): Promise<TestGateway> {
+  const ownDataDir = env.DATABASE_URL || env.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'gateway-test-'));
   const config = AppConfig.fromEnv({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     JWT_SECRET: TEST_JWT_SECRET,
     AGENTS: JSON.stringify(agents),
+    ...(ownDataDir ? { DATA_DIR: ownDataDir } : {}),
     ...env,
   });
   const app = await createApp(config);
@@ -35,6 +43,9 @@ export async function createTestGateway(agents: TestAgent[], env: Record<string,
     app,
     config,
     tokenFor: (sub) => signDevToken(config, { sub, ttlSeconds: 300 }),
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
+    },
   };
 }

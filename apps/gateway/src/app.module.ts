@@ -6,6 +6,7 @@ import { AuthModule } from './auth/auth.module';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { AllExceptionsFilter } from './errors/all-exceptions.filter';
+import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { ObservabilityModule } from './observability/logger.module';
 
@@ -17,6 +18,7 @@ export class AppModule {
       imports: [
         ConfigModule.forConfig(config),
         ObservabilityModule.forConfig(config),
+        DatabaseModule.forConfig(config),
         AuthModule,
         AgentModule,
         HealthModule,

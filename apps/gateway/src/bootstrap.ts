@@ -33,6 +33,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, {
     bufferLogs: true,
     bodyParser: false, // our JSON parser is registered below
+    abortOnError: false, // start-up errors reach the caller (main exits 1, tests fail) instead of process.exit
   });
   app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();

@@ -35,6 +35,8 @@ export interface CallLogEntry {
   /** ok, cancelled, or the gRPC status name the call failed with. */
   outcome: string;
   duration_ms: number;
+  /** How many earlier turns the gateway sent with the request. */
+  history_messages: number;
 }
 
 export interface AgentStats {
@@ -123,6 +125,7 @@ export class ReferenceAgentServer {
   ): { signal: AbortSignal; done: (outcome?: string) => void } {
     const started = Date.now();
     const requestId = String(call.metadata.get(METADATA_REQUEST_ID)[0] ?? '');
+    const historyMessages = (call.request as Partial<QueryRequest> | undefined)?.history?.length ?? 0;
     const controller = new AbortController();
     this.counters.active += 1;
     this.counters.total += 1;
@@ -145,6 +148,7 @@ export class ReferenceAgentServer {
           request_id: requestId,
           outcome: controller.signal.aborted ? 'cancelled' : outcome,
           duration_ms: Date.now() - started,
+          history_messages: historyMessages,
         });
       },
     };

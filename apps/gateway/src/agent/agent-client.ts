@@ -69,6 +69,7 @@ interface Backend {
 
 /** Per-call context: who asked, under which request id, and a signal that cancels the call. */
 export interface CallContext {
+  userId: string;
   requestId: string;
   signal?: AbortSignal;
 }

@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
+import type { AuthenticatedRequest } from '../auth/auth-user';
 import { AgentService } from './agent.service';
 import { BatchRequestDto, QueryRequestDto, type BatchResponseDto, type QueryResponseDto } from './agent.dto';
 import { callContextOf } from './call-context';
@@ -12,7 +13,7 @@ export class AgentController {
   @HttpCode(200)
   query(
     @Body() body: QueryRequestDto,
-    @Req() request: FastifyRequest,
+    @Req() request: AuthenticatedRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<QueryResponseDto> {
     return this.agents.query(body, callContextOf(request, reply));
@@ -22,7 +23,7 @@ export class AgentController {
   @HttpCode(200)
   async batch(
     @Body() body: BatchRequestDto,
-    @Req() request: FastifyRequest,
+    @Req() request: AuthenticatedRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<BatchResponseDto> {
     return { responses: await this.agents.batch(body.requests, callContextOf(request, reply)) };

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { SessionModule } from '../session/session.module';
 import { AgentClient } from './agent-client';
 import { AgentRegistry } from './agent-registry';
 import { AgentService } from './agent.service';
@@ -6,6 +7,7 @@ import { AgentController } from './agent.controller';
 import { AgentsController } from './agents.controller';
 
 @Module({
+  imports: [SessionModule],
   controllers: [AgentController, AgentsController],
   providers: [AgentClient, AgentRegistry, AgentService],
   exports: [AgentClient],

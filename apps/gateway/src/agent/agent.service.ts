@@ -1,34 +1,58 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { QueryResponse } from '@app/contracts';
 import { AppConfig } from '../config/app-config';
 import { mapError } from '../errors/all-exceptions.filter';
+import { ConversationService, type Turn } from '../session/conversation.service';
 import { AgentClient, type CallContext } from './agent-client';
 import type { BatchItemDto, QueryInput, QueryResponseDto } from './agent.dto';
 import { mapWithConcurrency } from './concurrency';
 
-/** Answers queries through the agent client: one, or a batch with bounded concurrency. */
+/** Answers queries through the agent client: one, or a batch with bounded concurrency; in a session, stored. */
 @Injectable()
 export class AgentService {
+  private readonly logger = new Logger(AgentService.name);
+
   constructor(
     private readonly client: AgentClient,
+    private readonly conversations: ConversationService,
     private readonly config: AppConfig,
   ) {}
 
   async query(input: QueryInput, context: CallContext): Promise<QueryResponseDto> {
+    const turn = input.session_id
+      ? await this.conversations.begin(context.userId, input.session_id, input.agent_id, input.query, context.requestId)
+      : undefined;
     const started = performance.now();
-    const response = await this.client.query(
-      input.agent_id,
-      {
-        agent_id: input.agent_id,
-        session_id: input.session_id ?? '',
-        query: input.query,
-        options: stringifyOptions(input.options),
-        history: [],
-        request_id: context.requestId,
-      },
-      context,
-    );
-    return toDto(input.agent_id, response, Math.round(performance.now() - started));
+    const elapsed = () => Math.round(performance.now() - started);
+    let response: QueryResponse;
+    try {
+      response = await this.client.query(
+        input.agent_id,
+        {
+          agent_id: input.agent_id,
+          session_id: input.session_id ?? '',
+          query: input.query,
+          options: stringifyOptions(input.options),
+          history: turn?.history ?? [],
+          request_id: context.requestId,
+        },
+        context,
+      );
+    } catch (error) {
+      if (turn) await this.recordFailure(turn, error, elapsed());
+      throw error;
+    }
+    const dto = toDto(input.agent_id, response, elapsed());
+    if (turn) {
+      await this.conversations.complete(turn, {
+        answer: dto.answer,
+        sources: dto.sources,
+        usage: dto.usage,
+        latencyMs: dto.latency_ms,
+        agentResponseId: dto.id,
+      });
+    }
+    return dto;
   }
 
   /** Never all-or-nothing: each item gets its answer or its own error, in request order. */
@@ -40,6 +64,15 @@ export class AgentService {
         return { error: mapError(error).body };
       }
     });
+  }
+
+  private async recordFailure(turn: Turn, error: unknown, latencyMs: number): Promise<void> {
+    try {
+      await this.conversations.fail(turn, '', mapError(error).body.code, latencyMs);
+    } catch (storeError) {
+      // The agent's error is what the caller must see; the lost record is logged.
+      this.logger.error({ err: storeError, session_id: turn.sessionId }, 'could not record a failed turn');
+    }
   }
 }
 

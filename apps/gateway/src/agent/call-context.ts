@@ -1,13 +1,15 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
+import type { AuthenticatedRequest } from '../auth/auth-user';
 import type { CallContext } from './agent-client';
 
-/** The request id, and a signal that fires if the client goes away before its answer is sent. */
-export function callContextOf(request: FastifyRequest, reply: FastifyReply): CallContext {
+/** The caller, the request id, and a signal that fires if the client goes away before its answer is sent. */
+export function callContextOf(request: AuthenticatedRequest, reply: FastifyReply): CallContext {
   const controller = new AbortController();
   const response = reply.raw;
   const onClose = () => {
     if (!response.writableFinished) controller.abort();
   };
   response.once('close', onClose);
-  return { requestId: String(request.id), signal: controller.signal };
+  if (!request.user) throw new Error('agent calls need an authenticated request');
+  return { userId: request.user.id, requestId: String(request.id), signal: controller.signal };
 }

@@ -56,8 +56,9 @@ describe('route protection', () => {
       const res = await gw.app.inject({
         method: route.method as 'GET',
         url: route.path.replace(/:(\w+)/g, '00000000-0000-4000-8000-000000000000'),
-        headers: { 'content-type': 'application/json' },
-        payload: route.method === 'GET' || route.method === 'DELETE' ? undefined : '{}',
+        ...(route.method === 'GET' || route.method === 'DELETE'
+          ? {}
+          : { headers: { 'content-type': 'application/json' }, payload: '{}' }),
       });
       expect({ route: `${route.method} ${route.path}`, status: res.statusCode }).toEqual({
         route: `${route.method} ${route.path}`,

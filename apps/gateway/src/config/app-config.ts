@@ -22,6 +22,20 @@ export interface HttpConfig {
   bodyLimitBytes: number;
 }
 
+export interface DatabaseConfig {
+  /** Postgres server; without it the embedded PGlite database in dataDir is used. */
+  url?: string;
+  dataDir: string;
+  poolMax: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+}
+
+export interface HistoryConfig {
+  maxMessages: number;
+  maxChars: number;
+}
+
 export interface LimitsConfig {
   batchConcurrency: number;
 }
@@ -45,7 +59,8 @@ export class AppConfig {
   readonly auth: AuthConfig;
   readonly agents: AgentDefinition[];
   readonly limits: LimitsConfig;
-  readonly databaseUrl?: string;
+  readonly database: DatabaseConfig;
+  readonly history: HistoryConfig;
   readonly redisUrl?: string;
 
   private constructor(env: Env) {
@@ -55,7 +70,14 @@ export class AppConfig {
     this.auth = authConfig(env);
     this.agents = env.AGENTS;
     this.limits = { batchConcurrency: env.BATCH_CONCURRENCY };
-    this.databaseUrl = env.DATABASE_URL;
+    this.database = {
+      url: env.DATABASE_URL,
+      dataDir: env.DATA_DIR,
+      poolMax: env.DB_POOL_MAX,
+      connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+    };
+    this.history = { maxMessages: env.HISTORY_MAX_MESSAGES, maxChars: env.HISTORY_MAX_CHARS };
     this.redisUrl = env.REDIS_URL;
   }
 

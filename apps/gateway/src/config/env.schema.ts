@@ -60,6 +60,12 @@ export const envSchema = z.object({
   JWT_CLOCK_TOLERANCE_SECONDS: int(0, 300, 5),
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  DATA_DIR: z.string().min(1).default('.data'),
+  DB_POOL_MAX: int(1, 200, 10),
+  DB_CONNECT_TIMEOUT_MS: int(100, 120_000, 5000),
+  DB_STATEMENT_TIMEOUT_MS: int(100, 600_000, 10_000),
+  HISTORY_MAX_MESSAGES: int(0, 500, 20),
+  HISTORY_MAX_CHARS: int(0, 1_000_000, 16_000),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
 
   AGENTS: agentsSchema.default(JSON.parse(DEFAULT_AGENTS) as never),

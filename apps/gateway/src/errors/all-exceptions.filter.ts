@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZodValidationException } from 'nestjs-zod';
 import { ZodError } from 'zod';
 import { AppException, type ErrorBody } from './app.exception';
+import { isDatabaseUnavailable } from './database-errors';
 import { ErrorCode, errorCodeOfStatus } from './error-code';
 
 export interface MappedError {
@@ -30,6 +31,12 @@ export function mapError(error: unknown): MappedError {
     const message = zodError instanceof ZodError ? describeZodError(zodError) : 'invalid request';
     return { body: { status: 400, code: ErrorCode.VALIDATION_FAILED, message } };
   }
+  if (isDatabaseUnavailable(error)) {
+    return {
+      body: { status: 503, code: ErrorCode.DATABASE_UNAVAILABLE, message: 'the database is unavailable' },
+      retryAfterSeconds: 1,
+    };
+  }
   // Nest wraps Fastify's own errors (body too large, unsupported media type) in HttpException.
   if (error instanceof HttpException) {
     const status = error.getStatus();
@@ -42,7 +49,7 @@ export function mapError(error: unknown): MappedError {
 
 export function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown, logger: Logger): void {
   const { body, retryAfterSeconds } = mapError(error);
-  if (body.status >= 500 && body.code === ErrorCode.INTERNAL) {
+  if (body.code === ErrorCode.INTERNAL || body.code === ErrorCode.DATABASE_UNAVAILABLE) {
     logger.error({ err: error, request_id: request.id }, 'unhandled error');
   }
   if (retryAfterSeconds !== undefined) void reply.header('retry-after', String(retryAfterSeconds));

@@ -6,6 +6,8 @@ export enum ErrorCode {
   FORBIDDEN = 'FORBIDDEN',
   NOT_FOUND = 'NOT_FOUND',
   AGENT_NOT_FOUND = 'AGENT_NOT_FOUND',
+  SESSION_NOT_FOUND = 'SESSION_NOT_FOUND',
+  SESSION_CLOSED = 'SESSION_CLOSED',
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   RATE_LIMITED = 'RATE_LIMITED',
@@ -15,6 +17,7 @@ export enum ErrorCode {
   AGENT_OVERLOADED = 'AGENT_OVERLOADED',
   AGENT_TIMEOUT = 'AGENT_TIMEOUT',
   REQUEST_CANCELLED = 'REQUEST_CANCELLED',
+  DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
   INTERNAL = 'INTERNAL',
 }
 
@@ -31,7 +34,10 @@ export function httpStatusOf(code: ErrorCode): number {
       return 403;
     case ErrorCode.NOT_FOUND:
     case ErrorCode.AGENT_NOT_FOUND:
+    case ErrorCode.SESSION_NOT_FOUND:
       return 404;
+    case ErrorCode.SESSION_CLOSED:
+      return 409;
     case ErrorCode.PAYLOAD_TOO_LARGE:
       return 413;
     case ErrorCode.UNSUPPORTED_MEDIA_TYPE:
@@ -46,6 +52,7 @@ export function httpStatusOf(code: ErrorCode): number {
       return 502;
     case ErrorCode.AGENT_UNAVAILABLE:
     case ErrorCode.AGENT_OVERLOADED:
+    case ErrorCode.DATABASE_UNAVAILABLE:
       return 503;
     case ErrorCode.AGENT_TIMEOUT:
       return 504;
@@ -63,6 +70,8 @@ export function errorCodeOfStatus(status: number): ErrorCode {
       return ErrorCode.FORBIDDEN;
     case 404:
       return ErrorCode.NOT_FOUND;
+    case 409:
+      return ErrorCode.SESSION_CLOSED;
     case 413:
       return ErrorCode.PAYLOAD_TOO_LARGE;
     case 415:

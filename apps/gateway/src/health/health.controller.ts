@@ -1,9 +1,16 @@
 import { Controller, Get } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  TypeOrmHealthIndicator,
+  type HealthCheckResult,
+} from '@nestjs/terminus';
 import { Public } from '../auth/public.decorator';
 import { AgentClient } from '../agent/agent-client';
 
 const AGENT_CHECK_TIMEOUT_MS = 1000;
+const DATABASE_CHECK_TIMEOUT_MS = 1000;
 
 @Public()
 @Controller('health')
@@ -11,6 +18,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
+    private readonly database: TypeOrmHealthIndicator,
     private readonly agents: AgentClient,
   ) {}
 
@@ -21,11 +29,14 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** Ready to serve: every agent has at least one target serving grpc.health.v1. */
+  /** Ready to serve: the database answers and every agent has a target serving grpc.health.v1. */
   @Get('ready')
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
-    return this.health.check(this.agents.agentIds.map((id) => () => this.checkAgent(id)));
+    return this.health.check([
+      () => this.database.pingCheck('database', { timeout: DATABASE_CHECK_TIMEOUT_MS }),
+      ...this.agents.agentIds.map((id) => () => this.checkAgent(id)),
+    ]);
   }
 
   @Get()

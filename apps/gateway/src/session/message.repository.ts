@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { MoreThan, type Repository } from 'typeorm';
+import { MessageEntity, type MessageRole } from './message.entity';
+
+export interface NewMessage {
+  sessionId: string;
+  role: MessageRole;
+  content: string;
+  metadata?: Record<string, unknown>;
+}
+
+@Injectable()
+export class MessageRepository {
+  constructor(@InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>) {}
+
+  append(message: NewMessage): Promise<MessageEntity> {
+    return this.messages.save(this.messages.create({ id: randomUUID(), metadata: {}, ...message }));
+  }
+
+  /** Oldest first, after the cursor (a message seq), one more than asked to know if a page follows. */
+  pageForSession(sessionId: string, afterSeq: number, limit: number): Promise<MessageEntity[]> {
+    return this.messages.find({
+      where: { sessionId, seq: MoreThan(afterSeq) },
+      order: { seq: 'ASC' },
+      take: limit + 1,
+    });
+  }
+
+  /** The newest messages of a session with content, newest first. */
+  latestWithContent(sessionId: string, count: number): Promise<MessageEntity[]> {
+    if (count === 0) return Promise.resolve([]);
+    return this.messages
+      .createQueryBuilder('m')
+      .where('m.session_id = :sessionId', { sessionId })
+      .andWhere(`m.content <> ''`)
+      .orderBy('m.seq', 'DESC')
+      .take(count)
+      .getMany();
+  }
+}

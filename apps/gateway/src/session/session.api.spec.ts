@@ -1,0 +1,232 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startReferenceAgent, type RunningAgent } from '../../../../test/support/reference-agent';
+import { createTestGateway, type TestGateway } from '../../../../test/support/gateway';
+import { freshDatabase } from '../../../../test/support/postgres';
+
+type Backend = { name: string; env: () => Promise<Record<string, string>>; cleanup: () => void };
+
+function embedded(): Backend {
+  let dir = '';
+  return {
+    name: 'the embedded database (PGlite)',
+    env: () => {
+      dir = mkdtempSync(join(tmpdir(), 'gateway-sessions-'));
+      return Promise.resolve({ DATA_DIR: dir });
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+function postgresServer(): Backend {
+  return {
+    name: 'the Postgres server',
+    env: async () => ({ DATABASE_URL: await freshDatabase('agent_gateway_test_sessions') }),
+    cleanup: () => undefined,
+  };
+}
+
+describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => {
+  let agent: RunningAgent;
+  let env: Record<string, string>;
+  let gw: TestGateway;
+  let alice: string;
+  let bob: string;
+
+  const agents = () => [
+    { id: 'reference', targets: [agent.target] },
+    { id: 'other', targets: [agent.target] },
+  ];
+
+  beforeAll(async () => {
+    agent = await startReferenceAgent();
+    env = await backend.env();
+    gw = await createTestGateway(agents(), env);
+    alice = await gw.tokenFor('alice');
+    bob = await gw.tokenFor('bob');
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await agent?.stop();
+    backend.cleanup();
+  });
+
+  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, token: string, payload?: unknown) =>
+    gw.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) },
+      payload: payload ? JSON.stringify(payload) : undefined,
+    });
+
+  const newSession = async (token = alice, body: object = { agent_id: 'reference' }) => {
+    const res = await call('POST', '/api/v1/session', token, body);
+    expect(res.statusCode).toBe(201);
+    return res.json<{ id: string; state: string }>();
+  };
+
+  const ask = (sessionId: string, query: string, token = alice, extra: object = {}) =>
+    call('POST', '/api/v1/agent/query', token, { agent_id: 'reference', session_id: sessionId, query, ...extra });
+
+  const allMessages = async (sessionId: string, token = alice) => {
+    const res = await call('GET', `/api/v1/session/${sessionId}/messages?limit=200`, token);
+    expect(res.statusCode).toBe(200);
+    return res.json<{ messages: { id: string; role: string; content: string; metadata: Record<string, unknown> }[] }>()
+      .messages;
+  };
+
+  it('creates a session for the caller and returns it', async () => {
+    const res = await call('POST', '/api/v1/session', alice, { agent_id: 'reference', context: { locale: 'en' } });
+    expect(res.statusCode).toBe(201);
+    const session = res.json();
+    expect(session).toMatchObject({
+      agent_id: 'reference',
+      state: 'active',
+      context: { locale: 'en' },
+      closed_at: null,
+    });
+    expect((await call('GET', `/api/v1/session/${session.id}`, alice)).json()).toEqual(session);
+  });
+
+  it('returns 404 for a session of an unknown agent, 400 for an oversized context', async () => {
+    expect((await call('POST', '/api/v1/session', alice, { agent_id: 'nobody' })).statusCode).toBe(404);
+    const big = { blob: 'x'.repeat(17 * 1024) };
+    expect((await call('POST', '/api/v1/session', alice, { agent_id: 'reference', context: big })).statusCode).toBe(
+      400,
+    );
+  });
+
+  it('returns 404 for another user on every route, including queries into the session', async () => {
+    const { id } = await newSession(alice);
+    for (const res of [
+      await call('GET', `/api/v1/session/${id}`, bob),
+      await call('GET', `/api/v1/session/${id}/messages`, bob),
+      await call('DELETE', `/api/v1/session/${id}`, bob),
+      await ask(id, 'what is a deadline?', bob),
+    ]) {
+      expect(res.statusCode).toBe(404);
+      expect(res.json()).toMatchObject({ code: 'SESSION_NOT_FOUND' });
+    }
+    // Bob's attempts changed nothing.
+    expect((await call('GET', `/api/v1/session/${id}`, alice)).json()).toMatchObject({ state: 'active' });
+    expect(await allMessages(id)).toEqual([]);
+  });
+
+  it('returns 400 for malformed session ids', async () => {
+    for (const res of [
+      await call('GET', '/api/v1/session/not-a-uuid', alice),
+      await call('DELETE', '/api/v1/session/1', alice),
+      await call('GET', '/api/v1/session/xyz/messages', alice),
+    ]) {
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+    }
+  });
+
+  it('stores the question and the answer with sources, usage and latency, and sends history to the agent', async () => {
+    const { id } = await newSession();
+    expect((await ask(id, 'How are tokens verified?')).statusCode).toBe(200);
+    const second = await ask(id, 'and when does it expire?', alice, { options: { note: 'x' } });
+    expect(second.statusCode).toBe(200);
+
+    const messages = await allMessages(id);
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    expect(messages[0].content).toBe('How are tokens verified?');
+    expect(messages[1].content).toMatch(/token/i);
+    expect(messages[1].metadata).toMatchObject({
+      reply_to: messages[0].id,
+      sources: expect.arrayContaining([expect.objectContaining({ title: 'Authentication' })]),
+      usage: { total_tokens: expect.any(Number) },
+      latency_ms: expect.any(Number),
+    });
+    expect(messages[3].content).toBe(second.json().answer);
+    expect(agent.calls.at(-1)).toMatchObject({ method: 'Query', history_messages: 2 });
+  });
+
+  it('keeps the question and marks the answer incomplete with the reason when the agent fails', async () => {
+    const { id } = await newSession();
+    const res = await ask(id, 'this will fail', alice, { options: { ref_fail: 'unavailable' } });
+    expect(res.statusCode).toBe(503);
+    const messages = await allMessages(id);
+    expect(messages).toHaveLength(2);
+    expect(messages[0]).toMatchObject({ role: 'user', content: 'this will fail' });
+    expect(messages[1]).toMatchObject({
+      role: 'assistant',
+      content: '',
+      metadata: { incomplete: true, reason: 'AGENT_UNAVAILABLE', reply_to: messages[0].id },
+    });
+    // A failed turn with no content is not sent to the agent as history.
+    await ask(id, 'how do tokens work?');
+    expect(agent.calls.at(-1)).toMatchObject({ history_messages: 1 });
+  });
+
+  it('closes a session: it stays readable, and further queries get 409', async () => {
+    const { id } = await newSession();
+    const closed = await call('DELETE', `/api/v1/session/${id}`, alice);
+    expect(closed.statusCode).toBe(200);
+    expect(closed.json()).toMatchObject({ state: 'closed', closed_at: expect.any(String) });
+    const res = await ask(id, 'still there?');
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toMatchObject({ code: 'SESSION_CLOSED' });
+    expect(await allMessages(id)).toEqual([]);
+  });
+
+  it('refuses a query that names another agent than the session', async () => {
+    const { id } = await newSession(alice, { agent_id: 'other' });
+    expect((await ask(id, 'hello')).statusCode).toBe(400);
+  });
+
+  it('pages messages oldest first with a cursor and a limit', async () => {
+    const { id } = await newSession();
+    for (const q of ['one', 'two', 'three']) await ask(id, q);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const url: string = `/api/v1/session/${id}/messages?limit=4${cursor ? `&cursor=${cursor}` : ''}`;
+      const page = (await call('GET', url, alice)).json<{
+        messages: { content: string; role: string }[];
+        next_cursor: string | null;
+      }>();
+      seen.push(...page.messages.filter((m) => m.role === 'user').map((m) => m.content));
+      cursor = page.next_cursor;
+      pages += 1;
+    } while (cursor);
+    expect(seen).toEqual(['one', 'two', 'three']);
+    expect(pages).toBe(2);
+    expect((await call('GET', `/api/v1/session/${id}/messages?limit=0`, alice)).statusCode).toBe(400);
+    expect((await call('GET', `/api/v1/session/${id}/messages?cursor=abc`, alice)).statusCode).toBe(400);
+  });
+
+  it('keeps every message of concurrent queries into one session, each answer after its question', async () => {
+    const { id } = await newSession();
+    const questions = Array.from({ length: 12 }, (_, i) => `question ${i} about deadlines`);
+    const results = await Promise.all(
+      questions.map((q) => ask(id, q, alice, { options: { ref_latency_ms: 5 * (q.length % 7) } })),
+    );
+    expect(results.map((r) => r.statusCode)).toEqual(questions.map(() => 200));
+    const messages = await allMessages(id);
+    expect(messages).toHaveLength(24);
+    expect(
+      messages
+        .filter((m) => m.role === 'user')
+        .map((m) => m.content)
+        .sort(),
+    ).toEqual([...questions].sort());
+    const position = new Map(messages.map((m, i) => [m.id, i]));
+    for (const [i, m] of messages.entries()) {
+      if (m.role === 'assistant') expect(position.get(m.metadata.reply_to as string)).toBeLessThan(i);
+    }
+  });
+
+  it('keeps sessions and messages across a restart', async () => {
+    const { id } = await newSession();
+    await ask(id, 'remember this question');
+    await gw.close();
+    gw = await createTestGateway(agents(), env);
+    expect((await call('GET', `/api/v1/session/${id}`, alice)).statusCode).toBe(200);
+    expect((await allMessages(id)).map((m) => m.content)).toContain('remember this question');
+  }, 60_000);
+});

@@ -1,0 +1,36 @@
+import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { CurrentUser, type AuthUser } from '../auth/auth-user';
+import { SessionService } from './session.service';
+import { CreateSessionDto, MessagesPageDto, type MessagesPageResponseDto, type SessionDto } from './session.dto';
+
+const SessionId = new ParseUUIDPipe({ version: undefined });
+
+@Controller('api/v1/session')
+export class SessionController {
+  constructor(private readonly sessions: SessionService) {}
+
+  @Post()
+  create(@CurrentUser() user: AuthUser, @Body() body: CreateSessionDto): Promise<SessionDto> {
+    return this.sessions.create(user.id, body.agent_id, body.context);
+  }
+
+  @Get(':id')
+  get(@CurrentUser() user: AuthUser, @Param('id', SessionId) id: string): Promise<SessionDto> {
+    return this.sessions.get(user.id, id);
+  }
+
+  /** Closes the session: it stays readable, and further queries into it get 409. */
+  @Delete(':id')
+  close(@CurrentUser() user: AuthUser, @Param('id', SessionId) id: string): Promise<SessionDto> {
+    return this.sessions.close(user.id, id);
+  }
+
+  @Get(':id/messages')
+  messages(
+    @CurrentUser() user: AuthUser,
+    @Param('id', SessionId) id: string,
+    @Query() page: MessagesPageDto,
+  ): Promise<MessagesPageResponseDto> {
+    return this.sessions.messagesPage(user.id, id, page.limit, page.cursor);
+  }
+}

@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code';
+import { AgentCatalog } from './agent-catalog';
+import type { MessageEntity } from './message.entity';
+import { MessageRepository } from './message.repository';
+import type { SessionEntity } from './session.entity';
+import { SessionRepository } from './session.repository';
+import type { MessageDto, MessagesPageResponseDto, SessionDto } from './session.dto';
+
+/** Sessions as their owner sees them; anyone else gets 404, as if they did not exist. */
+@Injectable()
+export class SessionService {
+  constructor(
+    private readonly sessions: SessionRepository,
+    private readonly messages: MessageRepository,
+    private readonly catalog: AgentCatalog,
+  ) {}
+
+  async create(userId: string, agentId: string, context: Record<string, unknown> = {}): Promise<SessionDto> {
+    this.catalog.assertConfigured(agentId);
+    return toSessionDto(await this.sessions.create(userId, agentId, context));
+  }
+
+  async get(userId: string, id: string): Promise<SessionDto> {
+    return toSessionDto(await this.findOwned(userId, id));
+  }
+
+  async close(userId: string, id: string): Promise<SessionDto> {
+    const session = await this.sessions.closeOwnedByUser(userId, id);
+    if (!session) throw sessionNotFound(id);
+    return toSessionDto(session);
+  }
+
+  async messagesPage(userId: string, id: string, limit: number, cursor?: string): Promise<MessagesPageResponseDto> {
+    await this.findOwned(userId, id);
+    const rows = await this.messages.pageForSession(id, cursor ? Number(cursor) : 0, limit);
+    const page = rows.slice(0, limit);
+    return {
+      messages: page.map(toMessageDto),
+      next_cursor: rows.length > limit ? String(page[page.length - 1].seq) : null,
+    };
+  }
+
+  async findOwned(userId: string, id: string): Promise<SessionEntity> {
+    const session = await this.sessions.findOwnedByUser(userId, id);
+    if (!session) throw sessionNotFound(id);
+    return session;
+  }
+}
+
+export function sessionNotFound(id: string): AppException {
+  return new AppException(ErrorCode.SESSION_NOT_FOUND, `session not found: ${id}`);
+}
+
+function toSessionDto(s: SessionEntity): SessionDto {
+  return {
+    id: s.id,
+    agent_id: s.agentId,
+    state: s.state,
+    context: s.context,
+    created_at: s.createdAt.toISOString(),
+    updated_at: s.updatedAt.toISOString(),
+    closed_at: s.closedAt ? s.closedAt.toISOString() : null,
+  };
+}
+
+function toMessageDto(m: MessageEntity): MessageDto {
+  return { id: m.id, role: m.role, content: m.content, metadata: m.metadata, created_at: m.createdAt.toISOString() };
+}
