@@ -13,6 +13,9 @@ export interface TestAgent {
   targets: string[];
   deadline_ms?: number;
   type?: 'rag' | 'tool' | 'chat';
+  max_in_flight?: number;
+  breaker?: Record<string, number>;
+  retry?: Record<string, number>;
 }
 
 export interface TestGateway {

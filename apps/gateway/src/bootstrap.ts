@@ -42,6 +42,5 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     done();
   });
   useJsonErrorsWithOurCodes(fastify);
-  app.enableShutdownHooks();
   return app;
 }

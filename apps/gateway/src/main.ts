@@ -1,12 +1,15 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
 import { AppConfig, ConfigError } from './config/app-config';
 import { loadDotEnv } from './config/dotenv';
 import { createApp } from './bootstrap';
+import { DrainState } from './health/drain-state';
 
-async function main(): Promise<void> {
+function loadConfig(): AppConfig {
   loadDotEnv();
-  let config: AppConfig;
   try {
-    config = AppConfig.fromEnv(process.env);
+    return AppConfig.fromEnv(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -14,7 +17,44 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+}
+
+/**
+ * SIGTERM/SIGINT: readiness fails at once; after SHUTDOWN_DELAY_MS the server stops taking
+ * connections and in-flight work drains; after DRAIN_TIMEOUT_MS whatever is left is cut. Exit 0.
+ */
+function drainOnSignals(app: NestFastifyApplication, config: AppConfig): void {
+  const logger = app.get(Logger);
+  const stop = async (signal: NodeJS.Signals) => {
+    logger.log({ signal, delay_ms: config.shutdown.delayMs, drain_ms: config.shutdown.drainTimeoutMs }, 'draining');
+    app.get(DrainState).begin();
+    // Ctrl-C at a terminal has no load balancer to wait for.
+    if (signal === 'SIGTERM') await sleep(config.shutdown.delayMs);
+    const server = app.getHttpServer();
+    const cut = setTimeout(() => {
+      logger.warn('drain time is up: closing the remaining connections');
+      server.closeAllConnections();
+    }, config.shutdown.drainTimeoutMs);
+    cut.unref();
+    await app.close();
+    clearTimeout(cut);
+    logger.log('stopped');
+    process.exit(0);
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, (s: NodeJS.Signals) => {
+      stop(s).catch((error: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      });
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
   const app = await createApp(config);
+  drainOnSignals(app, config);
   await app.listen(config.http.port, config.http.host);
   const url = await app.getUrl();
   const hints = [`agent gateway listening on ${url}`];

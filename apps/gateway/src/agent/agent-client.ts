@@ -1,70 +1,26 @@
-import {
-  Metadata,
-  connectivityState,
-  credentials,
-  makeClientConstructor,
-  type Client,
-  type ServiceError,
-} from '@grpc/grpc-js';
-import { service as healthServiceDefinition } from 'grpc-health-check';
-import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { ClientProxyFactory, Transport, type ClientGrpc, type ClientGrpcProxy } from '@nestjs/microservices';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Metadata, connectivityState, status as GrpcStatus } from '@grpc/grpc-js';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import {
-  AGENT_PACKAGE,
-  AGENT_PROTO_PATH,
-  AGENT_SERVICE,
-  METADATA_REQUEST_ID,
-  PROTO_LOADER_OPTIONS,
-  type QueryRequest,
-  type QueryResponse,
-} from '@app/contracts';
+import { METADATA_REQUEST_ID, type QueryRequest, type QueryResponse } from '@app/contracts';
 import { AppConfig } from '../config/app-config';
 import type { AgentDefinition } from '../config/env.schema';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
+import { AgentTarget, type TargetHealth } from './agent-target';
+import { Bulkhead } from './bulkhead';
 import { appExceptionFromGrpc, isGrpcError } from './grpc-errors';
+import { RetryBudget, backoffMs } from './retry-policy';
+import { isOpenCircuitError, type BreakerState } from './target-breaker';
 
-/** The agent service as Nest's ClientGrpc exposes it: (request, metadata, call options). */
-interface AgentServiceClient {
-  Query(request: QueryRequest, metadata: Metadata, options: { deadline: Date }): Observable<QueryResponse>;
-}
-
-interface HealthClient extends Client {
-  Check(
-    request: { service: string },
-    options: { deadline: Date },
-    callback: (error: ServiceError | null, response?: { status: string | number }) => void,
-  ): void;
-}
-
-interface Target {
-  address: string;
-  proxy: ClientGrpcProxy;
-  service: AgentServiceClient;
-  channel: Client;
-  health: HealthClient;
-}
-
-export interface TargetHealth {
-  target: string;
-  serving: boolean;
-  detail: string;
-}
-
-const HealthClientConstructor = makeClientConstructor(
-  healthServiceDefinition,
-  'grpc.health.v1.Health',
-) as unknown as new (
-  address: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
-  options: object,
-) => HealthClient;
+export type { TargetHealth } from './agent-target';
 
 interface Backend {
   definition: AgentDefinition;
-  targets: Target[];
+  targets: AgentTarget[];
   next: number;
+  bulkhead: Bulkhead;
+  retryBudget: RetryBudget;
 }
 
 /** Per-call context: who asked, under which request id, and a signal that cancels the call. */
@@ -76,34 +32,80 @@ export interface CallContext {
 
 export type AgentState = 'ready' | 'connecting' | 'unavailable';
 
-/** The one wrapper around the agents: owns their gRPC clients, picks targets, applies deadlines. */
+export interface BreakerSnapshot {
+  agent: string;
+  target: string;
+  state: BreakerState;
+}
+
+/** Time an attempt needs at least; a retry that could not get it is not tried. */
+const MIN_ATTEMPT_MS = 20;
+
+/**
+ * The one wrapper around the agents. Per agent: a bulkhead bounding calls in flight, a retry
+ * budget, and its targets (round robin), each with its own channel and circuit breaker.
+ */
 @Injectable()
-export class AgentClient implements OnModuleDestroy {
+export class AgentClient implements OnApplicationShutdown {
   private readonly logger = new Logger(AgentClient.name);
   private readonly backends = new Map<string, Backend>();
 
   constructor(config: AppConfig) {
     for (const definition of config.agents) {
-      this.backends.set(definition.id, { definition, targets: definition.targets.map(connect), next: 0 });
+      this.backends.set(definition.id, {
+        definition,
+        targets: definition.targets.map((address) => new AgentTarget(definition.id, address, definition.breaker)),
+        next: 0,
+        bulkhead: new Bulkhead(definition.id, definition.max_in_flight),
+        retryBudget: new RetryBudget(definition.retry),
+      });
     }
   }
 
+  get agentIds(): string[] {
+    return [...this.backends.keys()];
+  }
+
+  /**
+   * One answer. Retried on UNAVAILABLE (on another target when there is one) with backoff and
+   * jitter, within the agent's deadline and its retry budget; an open breaker skips its target.
+   */
   async query(agentId: string, request: QueryRequest, context: CallContext): Promise<QueryResponse> {
     const backend = this.backend(agentId);
-    const target = this.pickTarget(backend);
-    const call$ = target.service.Query(request, metadataFor(context), {
-      deadline: new Date(Date.now() + backend.definition.deadline_ms),
-    });
+    const leave = backend.bulkhead.enter();
     try {
-      return await firstValue(call$, context.signal);
-    } catch (error) {
-      throw this.translate(agentId, target, error);
+      backend.retryBudget.recordCall();
+      const deadline = Date.now() + backend.definition.deadline_ms;
+      const tried = new Set<AgentTarget>();
+      for (let attempt = 0; ; attempt++) {
+        const target = this.pickTarget(backend, tried);
+        tried.add(target);
+        try {
+          return await target.breaker.fire(() =>
+            firstValue(
+              target.service.Query(request, metadataFor(context), { deadline: new Date(deadline) }),
+              context.signal,
+            ),
+          );
+        } catch (error) {
+          const failure = this.translate(target, error);
+          if (!this.shouldRetry(backend, error, attempt, deadline, context)) throw failure;
+          const wait = isOpenCircuitError(error) ? 0 : backoffMs(backend.definition.retry, attempt);
+          if (Date.now() + wait + MIN_ATTEMPT_MS > deadline) throw failure;
+          if (wait > 0)
+            await sleep(wait, undefined, context.signal ? { signal: context.signal } : undefined).catch(() => {
+              throw cancelled();
+            });
+        }
+      }
+    } finally {
+      leave();
     }
   }
 
   /** Connectivity as the channels see it, without starting connections. */
   state(agentId: string): AgentState {
-    const states = this.backend(agentId).targets.map((t) => t.channel.getChannel().getConnectivityState(false));
+    const states = this.backend(agentId).targets.map((t) => t.connectivity());
     if (states.includes(connectivityState.READY)) return 'ready';
     if (states.every((s) => s === connectivityState.TRANSIENT_FAILURE)) return 'unavailable';
     return 'connecting';
@@ -111,15 +113,18 @@ export class AgentClient implements OnModuleDestroy {
 
   /** Asks every target of the agent over grpc.health.v1; each check is bounded by timeoutMs. */
   checkHealth(agentId: string, timeoutMs: number): Promise<TargetHealth[]> {
-    return Promise.all(this.backend(agentId).targets.map((target) => checkTarget(target, timeoutMs)));
+    return Promise.all(this.backend(agentId).targets.map((target) => target.checkHealth(timeoutMs)));
   }
 
-  get agentIds(): string[] {
-    return [...this.backends.keys()];
+  breakers(): BreakerSnapshot[] {
+    return [...this.backends.values()].flatMap((b) =>
+      b.targets.map((t) => ({ agent: t.agentId, target: t.address, state: t.breaker.state })),
+    );
   }
 
-  onModuleDestroy(): void {
-    for (const backend of this.backends.values()) for (const target of backend.targets) target.proxy.close();
+  /** After the HTTP server has drained, so in-flight calls keep their channels to the end. */
+  onApplicationShutdown(): void {
+    for (const backend of this.backends.values()) for (const target of backend.targets) target.close();
   }
 
   private backend(agentId: string): Backend {
@@ -128,18 +133,54 @@ export class AgentClient implements OnModuleDestroy {
     return backend;
   }
 
-  private pickTarget(backend: Backend): Target {
-    const target = backend.targets[backend.next % backend.targets.length];
-    backend.next = (backend.next + 1) % backend.targets.length;
-    return target;
+  /** Round robin, preferring targets not tried yet for this call and whose breaker lets calls through. */
+  private pickTarget(backend: Backend, tried: Set<AgentTarget>): AgentTarget {
+    const n = backend.targets.length;
+    let fallback: AgentTarget | undefined;
+    for (let i = 0; i < n; i++) {
+      const target = backend.targets[(backend.next + i) % n];
+      if (tried.has(target)) continue;
+      if (!target.breaker.refusing) {
+        backend.next = (backend.next + i + 1) % n;
+        return target;
+      }
+      fallback ??= target;
+    }
+    backend.next = (backend.next + 1) % n;
+    return fallback ?? backend.targets[backend.next % n];
   }
 
-  private translate(agentId: string, target: Target, error: unknown): unknown {
+  private shouldRetry(
+    backend: Backend,
+    error: unknown,
+    attempt: number,
+    deadline: number,
+    context: CallContext,
+  ): boolean {
+    if (context.signal?.aborted) return false;
+    if (attempt + 1 >= backend.definition.retry.max_attempts && !isOpenCircuitError(error)) return false;
+    if (isOpenCircuitError(error)) {
+      // Another target may be closed: trying it costs the agent nothing, so no budget is spent.
+      return attempt + 1 < backend.targets.length;
+    }
+    if (!isGrpcError(error) || error.code !== GrpcStatus.UNAVAILABLE) return false;
+    if (Date.now() + MIN_ATTEMPT_MS > deadline) return false;
+    return backend.retryBudget.tryAcquire();
+  }
+
+  private translate(target: AgentTarget, error: unknown): unknown {
+    if (isOpenCircuitError(error)) {
+      return new AppException(
+        ErrorCode.CIRCUIT_OPEN,
+        `agent ${target.agentId} is failing; calls are paused`,
+        target.breaker.retryAfterSeconds,
+      );
+    }
     if (!isGrpcError(error)) return error;
-    const mapped = appExceptionFromGrpc(agentId, error);
+    const mapped = appExceptionFromGrpc(target.agentId, error);
     if (mapped.code === ErrorCode.AGENT_ERROR) {
       this.logger.warn(
-        { agent: agentId, target: target.address, grpc_code: error.code, details: error.details },
+        { agent: target.agentId, target: target.address, grpc_code: error.code, details: error.details },
         'agent call failed',
       );
     }
@@ -147,45 +188,13 @@ export class AgentClient implements OnModuleDestroy {
   }
 }
 
-function connect(address: string): Target {
-  const proxy = ClientProxyFactory.create({
-    transport: Transport.GRPC,
-    options: {
-      url: address,
-      package: AGENT_PACKAGE,
-      protoPath: AGENT_PROTO_PATH,
-      loader: PROTO_LOADER_OPTIONS,
-      keepalive: { keepaliveTimeMs: 30_000, keepaliveTimeoutMs: 10_000, keepalivePermitWithoutCalls: 0 },
-    },
-  });
-  const grpc = proxy as ClientGrpc;
-  const channel = grpc.getClientByServiceName<Client>(AGENT_SERVICE);
-  return {
-    address,
-    proxy,
-    service: grpc.getService<AgentServiceClient>(AGENT_SERVICE),
-    channel,
-    // Health checks share the agent's channel: they test the connection calls really use.
-    health: new HealthClientConstructor(address, credentials.createInsecure(), {
-      channelOverride: channel.getChannel(),
-    }),
-  };
-}
-
-function checkTarget(target: Target, timeoutMs: number): Promise<TargetHealth> {
-  return new Promise((resolve) => {
-    target.health.Check({ service: '' }, { deadline: new Date(Date.now() + timeoutMs) }, (error, response) => {
-      const status = response?.status;
-      const serving = !error && (status === 'SERVING' || status === 1);
-      resolve({ target: target.address, serving, detail: error ? error.details || error.message : String(status) });
-    });
-  });
+function cancelled(): AppException {
+  return new AppException(ErrorCode.REQUEST_CANCELLED, 'request cancelled');
 }
 
 /** Resolves with the call's answer; an abort unsubscribes, which cancels the gRPC call. */
 function firstValue<T>(call$: Observable<T>, signal?: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const cancelled = () => new AppException(ErrorCode.REQUEST_CANCELLED, 'request cancelled');
     if (signal?.aborted) return reject(cancelled());
     const onAbort = () => {
       subscription.unsubscribe();

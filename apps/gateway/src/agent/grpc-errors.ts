@@ -3,7 +3,7 @@ import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 
 export interface GrpcError {
-  code: number;
+  code: GrpcStatus;
   details?: string;
 }
 
@@ -17,7 +17,7 @@ const MAX_DETAIL_CHARS = 300;
 /** What an agent's gRPC status means for the client; internal details stay in the logs. */
 export function appExceptionFromGrpc(agentId: string, error: GrpcError): AppException {
   const details = (error.details ?? '').slice(0, MAX_DETAIL_CHARS);
-  switch (error.code as GrpcStatus) {
+  switch (error.code) {
     case GrpcStatus.INVALID_ARGUMENT:
     case GrpcStatus.FAILED_PRECONDITION:
     case GrpcStatus.OUT_OF_RANGE:

@@ -36,6 +36,13 @@ export interface HistoryConfig {
   maxChars: number;
 }
 
+export interface ShutdownConfig {
+  /** After SIGTERM, readiness fails at once; new connections are still served this long, for load balancers to notice. */
+  delayMs: number;
+  /** Then in-flight work has this long to finish before remaining connections are cut. */
+  drainTimeoutMs: number;
+}
+
 export interface LimitsConfig {
   batchConcurrency: number;
 }
@@ -59,6 +66,7 @@ export class AppConfig {
   readonly auth: AuthConfig;
   readonly agents: AgentDefinition[];
   readonly limits: LimitsConfig;
+  readonly shutdown: ShutdownConfig;
   readonly database: DatabaseConfig;
   readonly history: HistoryConfig;
   readonly redisUrl?: string;
@@ -70,6 +78,7 @@ export class AppConfig {
     this.auth = authConfig(env);
     this.agents = env.AGENTS;
     this.limits = { batchConcurrency: env.BATCH_CONCURRENCY };
+    this.shutdown = { delayMs: env.SHUTDOWN_DELAY_MS, drainTimeoutMs: env.DRAIN_TIMEOUT_MS };
     this.database = {
       url: env.DATABASE_URL,
       dataDir: env.DATA_DIR,

@@ -7,6 +7,30 @@ const AGENT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 /** host:port, [ipv6]:port, or a grpc-js scheme such as dns:///host:port or unix:/path. */
 const GRPC_TARGET = /^(?:[a-z]+:[^\s]+|\[[0-9a-f:]+\]:\d{1,5}|[A-Za-z0-9.-]+:\d{1,5})$/i;
 
+const breakerSchema = z
+  .strictObject({
+    /** Share of failed calls in the rolling window that opens the breaker. */
+    error_threshold_percentage: z.number().min(1).max(100).default(50),
+    rolling_window_ms: z.number().int().min(1000).max(600_000).default(10_000),
+    /** Calls in the window before the breaker may open at all (opossum's default of 0 opens on one failure). */
+    volume_threshold: z.number().int().min(1).max(100_000).default(10),
+    /** Time open before one probe call is let through (half-open). */
+    reset_timeout_ms: z.number().int().min(100).max(600_000).default(5000),
+  })
+  .prefault({});
+
+const retrySchema = z
+  .strictObject({
+    /** Attempts per unary call, the first included; 1 disables retries. */
+    max_attempts: z.number().int().min(1).max(10).default(3),
+    base_backoff_ms: z.number().int().min(1).max(10_000).default(25),
+    max_backoff_ms: z.number().int().min(1).max(60_000).default(1000),
+    /** Retries allowed as a share of calls over the last 10 s, plus a small floor per second. */
+    budget_percent: z.number().min(0).max(100).default(20),
+    min_retries_per_second: z.number().min(0).max(1000).default(5),
+  })
+  .prefault({});
+
 const agentSchema = z.object({
   id: z.string().regex(AGENT_ID, 'lowercase letters, digits, - and _ (at most 63)'),
   name: z.string().min(1).max(200).optional(),
@@ -14,6 +38,10 @@ const agentSchema = z.object({
   targets: z.array(z.string().regex(GRPC_TARGET, 'a gRPC target such as host:50051')).min(1).max(64),
   deadline_ms: z.number().int().min(1).max(3_600_000).default(30_000),
   description: z.string().max(2000).optional(),
+  /** Bulkhead: calls in flight to this agent past which new ones are refused at once (503). */
+  max_in_flight: z.number().int().min(1).max(100_000).default(100),
+  breaker: breakerSchema,
+  retry: retrySchema,
 });
 
 export type AgentDefinition = z.infer<typeof agentSchema>;
@@ -69,6 +97,9 @@ export const envSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
 
   AGENTS: agentsSchema.default(JSON.parse(DEFAULT_AGENTS) as never),
+
+  SHUTDOWN_DELAY_MS: int(0, 120_000, 3000),
+  DRAIN_TIMEOUT_MS: int(100, 600_000, 20_000),
 
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
   BATCH_CONCURRENCY: int(1, 256, 4),

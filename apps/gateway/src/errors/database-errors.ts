@@ -10,6 +10,8 @@ const UNAVAILABLE_SQLSTATES = new Set([
   '08001', // unable to connect
 ]);
 
+const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+
 const UNAVAILABLE_MESSAGES =
   /timeout exceeded when trying to connect|Connection terminated|ECONNREFUSED|ECONNRESET|Query read timeout|embedded database busy|Driver not Connected/i;
 
@@ -19,5 +21,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     const code = (error.driverError as { code?: string } | undefined)?.code;
     if (code && UNAVAILABLE_SQLSTATES.has(code)) return true;
   }
-  return error instanceof Error && UNAVAILABLE_MESSAGES.test(error.message);
+  // Socket errors come from Node's own realm: checked by shape, not by instanceof.
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && UNAVAILABLE_SOCKET_CODES.has(code)) return true;
+  return typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message);
 }

@@ -16,6 +16,7 @@ export enum ErrorCode {
   AGENT_UNAVAILABLE = 'AGENT_UNAVAILABLE',
   AGENT_OVERLOADED = 'AGENT_OVERLOADED',
   AGENT_TIMEOUT = 'AGENT_TIMEOUT',
+  CIRCUIT_OPEN = 'CIRCUIT_OPEN',
   REQUEST_CANCELLED = 'REQUEST_CANCELLED',
   DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
   INTERNAL = 'INTERNAL',
@@ -52,6 +53,7 @@ export function httpStatusOf(code: ErrorCode): number {
       return 502;
     case ErrorCode.AGENT_UNAVAILABLE:
     case ErrorCode.AGENT_OVERLOADED:
+    case ErrorCode.CIRCUIT_OPEN:
     case ErrorCode.DATABASE_UNAVAILABLE:
       return 503;
     case ErrorCode.AGENT_TIMEOUT:

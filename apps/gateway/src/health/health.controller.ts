@@ -1,13 +1,16 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import {
   HealthCheck,
   HealthCheckService,
   HealthIndicatorService,
   TypeOrmHealthIndicator,
   type HealthCheckResult,
+  type HealthIndicatorFunction,
 } from '@nestjs/terminus';
 import { Public } from '../auth/public.decorator';
 import { AgentClient } from '../agent/agent-client';
+import { DrainState } from './drain-state';
 
 const AGENT_CHECK_TIMEOUT_MS = 1000;
 const DATABASE_CHECK_TIMEOUT_MS = 1000;
@@ -20,29 +23,52 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly database: TypeOrmHealthIndicator,
     private readonly agents: AgentClient,
+    private readonly drain: DrainState,
   ) {}
 
   /** The process answers: never depends on the database, Redis or an agent. */
   @Get('live')
   @HealthCheck()
-  live(): Promise<HealthCheckResult> {
-    return this.health.check([]);
+  live(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
+    return this.run(reply, []);
   }
 
-  /** Ready to serve: the database answers and every agent has a target serving grpc.health.v1. */
+  /** Ready to serve: not draining, the database answers, every agent has a target serving grpc.health.v1. */
   @Get('ready')
   @HealthCheck()
-  ready(): Promise<HealthCheckResult> {
-    return this.health.check([
-      () => this.database.pingCheck('database', { timeout: DATABASE_CHECK_TIMEOUT_MS }),
-      ...this.agents.agentIds.map((id) => () => this.checkAgent(id)),
-    ]);
+  ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
+    return this.run(reply, this.readinessChecks());
   }
 
+  /** The same checks as readiness, for people: every check with its details. */
   @Get()
   @HealthCheck()
-  details(): Promise<HealthCheckResult> {
-    return this.ready();
+  details(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
+    return this.run(reply, this.readinessChecks());
+  }
+
+  private readinessChecks(): HealthIndicatorFunction[] {
+    return [
+      () => this.checkNotDraining(),
+      () => this.database.pingCheck('database', { timeout: DATABASE_CHECK_TIMEOUT_MS }),
+      ...this.agents.agentIds.map((id) => () => this.checkAgent(id)),
+    ];
+  }
+
+  /** Terminus reports failure by throwing; orchestrators want a 503 with the details as the body. */
+  private async run(reply: FastifyReply, checks: HealthIndicatorFunction[]): Promise<HealthCheckResult> {
+    try {
+      return await this.health.check(checks);
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      void reply.status(503).header('cache-control', 'no-store');
+      return error.getResponse() as HealthCheckResult;
+    }
+  }
+
+  private checkNotDraining() {
+    const check = this.indicators.check('shutdown');
+    return this.drain.draining ? check.down({ draining: true }) : check.up({ draining: false });
   }
 
   private async checkAgent(agentId: string) {

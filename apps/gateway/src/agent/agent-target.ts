@@ -1,0 +1,107 @@
+import {
+  Metadata,
+  connectivityState,
+  credentials,
+  makeClientConstructor,
+  type Client,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import { ClientProxyFactory, Transport, type ClientGrpc, type ClientGrpcProxy } from '@nestjs/microservices';
+import { service as healthServiceDefinition } from 'grpc-health-check';
+import type { Observable } from 'rxjs';
+import {
+  AGENT_PACKAGE,
+  AGENT_PROTO_PATH,
+  AGENT_SERVICE,
+  PROTO_LOADER_OPTIONS,
+  type QueryChunk,
+  type QueryRequest,
+  type QueryResponse,
+} from '@app/contracts';
+import type { AgentDefinition } from '../config/env.schema';
+import { TargetBreaker, type StateListener } from './target-breaker';
+
+/** The agent service as Nest's ClientGrpc exposes it: (request, metadata, call options). */
+export interface AgentServiceClient {
+  Query(request: QueryRequest, metadata: Metadata, options: { deadline: Date }): Observable<QueryResponse>;
+  StreamQuery(request: QueryRequest, metadata: Metadata, options: { deadline?: Date }): Observable<QueryChunk>;
+}
+
+interface HealthClient extends Client {
+  Check(
+    request: { service: string },
+    options: { deadline: Date },
+    callback: (error: ServiceError | null, response?: { status: string | number }) => void,
+  ): void;
+}
+
+const HealthClientConstructor = makeClientConstructor(
+  healthServiceDefinition,
+  'grpc.health.v1.Health',
+) as unknown as new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+  options: object,
+) => HealthClient;
+
+export interface TargetHealth {
+  target: string;
+  serving: boolean;
+  detail: string;
+}
+
+/** One gRPC endpoint of an agent: its channel, service stub, health client and breaker. */
+export class AgentTarget {
+  readonly service: AgentServiceClient;
+  readonly breaker: TargetBreaker;
+  private readonly proxy: ClientGrpcProxy;
+  private readonly channel: Client;
+  private readonly health: HealthClient;
+
+  constructor(
+    readonly agentId: string,
+    readonly address: string,
+    breakerConfig: AgentDefinition['breaker'],
+    onBreakerChange?: StateListener,
+  ) {
+    this.proxy = ClientProxyFactory.create({
+      transport: Transport.GRPC,
+      options: {
+        url: address,
+        package: AGENT_PACKAGE,
+        protoPath: AGENT_PROTO_PATH,
+        loader: PROTO_LOADER_OPTIONS,
+        keepalive: { keepaliveTimeMs: 30_000, keepaliveTimeoutMs: 10_000, keepalivePermitWithoutCalls: 0 },
+        // Reconnect soon after an agent restarts (grpc-js would back off up to two minutes).
+        channelOptions: { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2000 },
+      },
+    });
+    const grpc = this.proxy as ClientGrpc;
+    this.channel = grpc.getClientByServiceName<Client>(AGENT_SERVICE);
+    this.service = grpc.getService<AgentServiceClient>(AGENT_SERVICE);
+    // Health checks share the agent's channel: they test the connection calls really use.
+    this.health = new HealthClientConstructor(address, credentials.createInsecure(), {
+      channelOverride: this.channel.getChannel(),
+    });
+    this.breaker = new TargetBreaker(agentId, address, breakerConfig, onBreakerChange);
+  }
+
+  connectivity(): connectivityState {
+    return this.channel.getChannel().getConnectivityState(false);
+  }
+
+  checkHealth(timeoutMs: number): Promise<TargetHealth> {
+    return new Promise((resolve) => {
+      this.health.Check({ service: '' }, { deadline: new Date(Date.now() + timeoutMs) }, (error, response) => {
+        const status = response?.status;
+        const serving = !error && (status === 'SERVING' || status === 1);
+        resolve({ target: this.address, serving, detail: error ? error.details || error.message : String(status) });
+      });
+    });
+  }
+
+  close(): void {
+    this.breaker.shutdown();
+    this.proxy.close();
+  }
+}

@@ -1,0 +1,88 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { Logger } from '@nestjs/common';
+import CircuitBreaker from 'opossum';
+import type { AgentDefinition } from '../config/env.schema';
+import { isGrpcError } from './grpc-errors';
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** gRPC outcomes that say the backend is in trouble; anything else (bad request, cancel) is not its fault. */
+const BACKEND_FAILURES = new Set<number>([
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.DEADLINE_EXCEEDED,
+  GrpcStatus.INTERNAL,
+  GrpcStatus.UNKNOWN,
+  GrpcStatus.RESOURCE_EXHAUSTED,
+  GrpcStatus.DATA_LOSS,
+  GrpcStatus.UNIMPLEMENTED,
+]);
+
+export function isBackendFailure(error: unknown): boolean {
+  return isGrpcError(error) && BACKEND_FAILURES.has(error.code);
+}
+
+export type StateListener = (agentId: string, target: string, state: BreakerState) => void;
+
+/**
+ * One opossum breaker per agent target, created once. It wraps whatever attempt it is given,
+ * so the call itself (and its deadline, metadata, cancellation) stays with the caller.
+ */
+export class TargetBreaker {
+  private static readonly logger = new Logger('CircuitBreaker');
+  private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
+  private openedAt = 0;
+
+  constructor(
+    readonly agentId: string,
+    readonly target: string,
+    private readonly config: AgentDefinition['breaker'],
+    onStateChange?: StateListener,
+  ) {
+    this.breaker = new CircuitBreaker((attempt: () => Promise<unknown>) => attempt(), {
+      timeout: false, // the gRPC deadline bounds each call
+      errorThresholdPercentage: config.error_threshold_percentage,
+      rollingCountTimeout: config.rolling_window_ms,
+      rollingCountBuckets: 10,
+      volumeThreshold: config.volume_threshold,
+      resetTimeout: config.reset_timeout_ms,
+      errorFilter: (error: unknown) => !isBackendFailure(error),
+    });
+    const changed = (state: BreakerState) => () => {
+      if (state === 'open') this.openedAt = Date.now();
+      TargetBreaker.logger.warn({ agent: agentId, target, state }, `circuit ${state}`);
+      onStateChange?.(agentId, target, state);
+    };
+    this.breaker.on('open', changed('open'));
+    this.breaker.on('halfOpen', changed('half-open'));
+    this.breaker.on('close', changed('closed'));
+  }
+
+  get state(): BreakerState {
+    if (this.breaker.opened) return 'open';
+    if (this.breaker.halfOpen) return 'half-open';
+    return 'closed';
+  }
+
+  /** True when a call now would be refused without trying (open, or half-open with its probe out). */
+  get refusing(): boolean {
+    return !this.breaker.closed && !this.breaker.pendingClose;
+  }
+
+  /** Seconds until the breaker lets a probe through. */
+  get retryAfterSeconds(): number {
+    const remaining = this.openedAt + this.config.reset_timeout_ms - Date.now();
+    return Math.max(1, Math.ceil(remaining / 1000));
+  }
+
+  fire<T>(attempt: () => Promise<T>): Promise<T> {
+    return this.breaker.fire(attempt) as Promise<T>;
+  }
+
+  shutdown(): void {
+    this.breaker.shutdown();
+  }
+}
+
+export function isOpenCircuitError(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === 'EOPENBREAKER';
+}
