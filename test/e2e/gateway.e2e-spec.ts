@@ -85,7 +85,20 @@ describe('gateway and reference agent as real processes', () => {
   });
 });
 
-describe('start-up refusals', () => {
+describe('start-up', () => {
+  it('starts with no configuration at all (the embedded defaults)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-defaults-'));
+    const port = await freePort();
+    const gateway = spawnBuilt('apps/gateway/src/main.js', { PORT: String(port), DATA_DIR: dataDir });
+    try {
+      await gateway.waitFor(/listening on/, 30_000);
+      expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
+    } finally {
+      await gateway.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 40_000);
+
   it('refuses to start in production with the development secret, naming the variable', async () => {
     const result = await runBuilt('apps/gateway/src/main.js', [], { NODE_ENV: 'production', PORT: '0' });
     expect(result.code).toBe(1);

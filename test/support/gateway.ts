@@ -20,6 +20,8 @@ export interface TestAgent {
 
 export interface TestGateway {
   app: NestFastifyApplication;
+  /** Listens on a free port (for real HTTP, SSE and WebSocket clients) and returns the base URL. */
+  listen: () => Promise<string>;
   config: AppConfig;
   tokenFor: (sub: string) => Promise<string>;
   close: () => Promise<void>;
@@ -46,6 +48,10 @@ export async function createTestGateway(agents: TestAgent[], env: Record<string,
     app,
     config,
     tokenFor: (sub) => signDevToken(config, { sub, ttlSeconds: 300 }),
+    listen: async () => {
+      await app.listen(0, '127.0.0.1');
+      return (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    },
     close: async () => {
       await app.close();
       if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });

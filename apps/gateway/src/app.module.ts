@@ -9,6 +9,8 @@ import { AllExceptionsFilter } from './errors/all-exceptions.filter';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { ObservabilityModule } from './observability/logger.module';
+import { RedisModule } from './redis/redis.module';
+import { StreamModule } from './stream/stream.module';
 
 @Module({})
 export class AppModule {
@@ -22,6 +24,8 @@ export class AppModule {
         AuthModule,
         AgentModule,
         HealthModule,
+        RedisModule,
+        StreamModule,
       ],
       providers: [
         { provide: APP_PIPE, useClass: ZodValidationPipe },

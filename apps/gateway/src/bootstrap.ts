@@ -5,6 +5,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { REQUEST_ID_HEADER, requestIdFor } from './observability/request-id';
+import { AuthenticatedWsAdapter } from './stream/ws-auth.adapter';
 import { AppException } from './errors/app.exception';
 import { ErrorCode } from './errors/error-code';
 
@@ -42,5 +43,6 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     done();
   });
   useJsonErrorsWithOurCodes(fastify);
+  app.useWebSocketAdapter(new AuthenticatedWsAdapter(app));
   return app;
 }

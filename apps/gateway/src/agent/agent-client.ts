@@ -8,6 +8,13 @@ import type { AgentDefinition } from '../config/env.schema';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import { AgentTarget, type TargetHealth } from './agent-target';
+import {
+  StreamNotStartedError,
+  runTargetStream,
+  type StreamHandlers,
+  type StreamResult,
+  type StreamTimeouts,
+} from './agent-stream';
 import { Bulkhead } from './bulkhead';
 import { appExceptionFromGrpc, isGrpcError } from './grpc-errors';
 import { RetryBudget, backoffMs } from './retry-policy';
@@ -92,10 +99,50 @@ export class AgentClient implements OnApplicationShutdown {
           if (!this.shouldRetry(backend, error, attempt, deadline, context)) throw failure;
           const wait = isOpenCircuitError(error) ? 0 : backoffMs(backend.definition.retry, attempt);
           if (Date.now() + wait + MIN_ATTEMPT_MS > deadline) throw failure;
-          if (wait > 0)
-            await sleep(wait, undefined, context.signal ? { signal: context.signal } : undefined).catch(() => {
-              throw cancelled();
-            });
+          if (wait > 0) await this.pause(wait, context.signal);
+        }
+      }
+    } finally {
+      leave();
+    }
+  }
+
+  /**
+   * A streamed answer. Chunks go to `onChunk` as they arrive; the promise settles with the final
+   * sources and usage. Retried only before the first chunk, like a unary call; never after.
+   */
+  async stream(
+    agentId: string,
+    request: QueryRequest,
+    context: CallContext,
+    timeouts: StreamTimeouts,
+    handlers: StreamHandlers,
+  ): Promise<StreamResult> {
+    const backend = this.backend(agentId);
+    const leave = backend.bulkhead.enter();
+    try {
+      backend.retryBudget.recordCall();
+      const deadline = Date.now() + timeouts.firstChunkMs;
+      const tried = new Set<AgentTarget>();
+      for (let attempt = 0; ; attempt++) {
+        const target = this.pickTarget(backend, tried);
+        tried.add(target);
+        let running: { started: Promise<void>; finished: Promise<StreamResult> } | undefined;
+        try {
+          await target.breaker.fire(() => {
+            running = runTargetStream(target, request, metadataFor(context), timeouts, handlers, context.signal);
+            return running.started;
+          });
+          return await running!.finished.catch((error: unknown) => {
+            throw this.translate(target, error instanceof StreamNotStartedError ? error.cause : error);
+          });
+        } catch (error) {
+          if (error instanceof AppException) throw error;
+          const failure = this.translate(target, error);
+          if (!this.shouldRetry(backend, error, attempt, deadline, context)) throw failure;
+          const wait = isOpenCircuitError(error) ? 0 : backoffMs(backend.definition.retry, attempt);
+          if (Date.now() + wait + MIN_ATTEMPT_MS > deadline) throw failure;
+          if (wait > 0) await this.pause(wait, context.signal);
         }
       }
     } finally {
@@ -125,6 +172,16 @@ export class AgentClient implements OnApplicationShutdown {
   /** After the HTTP server has drained, so in-flight calls keep their channels to the end. */
   onApplicationShutdown(): void {
     for (const backend of this.backends.values()) for (const target of backend.targets) target.close();
+  }
+
+  private async pause(ms: number, signal?: AbortSignal): Promise<void> {
+    await sleep(ms, undefined, signal ? { signal } : undefined).catch(() => {
+      throw cancelled();
+    });
+  }
+
+  assertKnown(agentId: string): void {
+    this.backend(agentId);
   }
 
   private backend(agentId: string): Backend {

@@ -4,6 +4,7 @@ import {
   credentials,
   makeClientConstructor,
   type Client,
+  type ClientReadableStream,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { ClientProxyFactory, Transport, type ClientGrpc, type ClientGrpcProxy } from '@nestjs/microservices';
@@ -24,7 +25,6 @@ import { TargetBreaker, type StateListener } from './target-breaker';
 /** The agent service as Nest's ClientGrpc exposes it: (request, metadata, call options). */
 export interface AgentServiceClient {
   Query(request: QueryRequest, metadata: Metadata, options: { deadline: Date }): Observable<QueryResponse>;
-  StreamQuery(request: QueryRequest, metadata: Metadata, options: { deadline?: Date }): Observable<QueryChunk>;
 }
 
 interface HealthClient extends Client {
@@ -84,6 +84,14 @@ export class AgentTarget {
       channelOverride: this.channel.getChannel(),
     });
     this.breaker = new TargetBreaker(agentId, address, breakerConfig, onBreakerChange);
+  }
+
+  /** A raw server stream: unlike the Observable form it can be paused and cancelled directly. */
+  streamQuery(request: QueryRequest, metadata: Metadata, deadline: Date): ClientReadableStream<QueryChunk> {
+    const client = this.channel as unknown as {
+      StreamQuery(r: QueryRequest, m: Metadata, o: { deadline: Date }): ClientReadableStream<QueryChunk>;
+    };
+    return client.StreamQuery(request, metadata, { deadline });
   }
 
   connectivity(): connectivityState {

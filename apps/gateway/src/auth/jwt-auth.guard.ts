@@ -5,6 +5,7 @@ import { ErrorCode } from '../errors/error-code';
 import type { AuthenticatedRequest } from './auth-user';
 import { JwtVerifier } from './jwt-verifier';
 import { IS_PUBLIC } from './public.decorator';
+import { ACCEPTS_STREAM_TICKET, StreamTickets } from './stream-ticket';
 
 /** Registered globally: every route needs a valid bearer token unless it is marked @Public(). */
 @Injectable()
@@ -12,12 +13,24 @@ export class JwtAuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly verifier: JwtVerifier,
+    private readonly tickets: StreamTickets,
   ) {}
+
+  /** Only routes marked @AcceptsStreamTicket() take `?ticket=`; every other route needs the header. */
+  private acceptsTicket(context: ExecutionContext): boolean {
+    return this.reflector.get<boolean>(ACCEPTS_STREAM_TICKET, context.getHandler()) === true;
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
     if (isPublic) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket;
+    if (!request.headers.authorization && typeof ticket === 'string' && this.acceptsTicket(context)) {
+      const userId = await this.tickets.verify(ticket);
+      request.user = { id: userId, claims: { sub: userId, via: 'stream-ticket' } };
+      return true;
+    }
     request.user = await this.verifier.verify(bearerToken(request.headers.authorization));
     return true;
   }

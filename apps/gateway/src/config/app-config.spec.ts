@@ -16,6 +16,12 @@ describe('AppConfig.fromEnv', () => {
     const config = AppConfig.fromEnv({});
     expect(config.http).toMatchObject({ host: '127.0.0.1', port: 3000 });
     expect(config.agents).toEqual([expect.objectContaining({ id: 'reference', targets: ['127.0.0.1:50051'] })]);
+    // The default goes through the same schema as a configured value: every field has its default.
+    expect(config.agents[0]).toMatchObject({
+      max_in_flight: 100,
+      breaker: { volume_threshold: 10 },
+      retry: { max_attempts: 3 },
+    });
     expect(config.auth.key).toMatchObject({ kind: 'secret', isDevelopmentSecret: true });
     expect(config.auth.algorithms).toEqual(['HS256', 'HS384', 'HS512']);
   });

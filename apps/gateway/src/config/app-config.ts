@@ -36,6 +36,28 @@ export interface HistoryConfig {
   maxChars: number;
 }
 
+export interface RedisConfig {
+  /** Shared cache, rate-limit counters and stream buffers; without it all stay in this process. */
+  url?: string;
+  commandTimeoutMs: number;
+  keyPrefix: string;
+}
+
+export interface StreamConfig {
+  /** How long a run outlives its last client (0: cancel at once) and how long its events are kept. */
+  resumeWindowMs: number;
+  firstChunkTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxDurationMs: number;
+  heartbeatMs: number;
+  maxPerUser: number;
+  maxRunBytes: number;
+  ticketSecret?: string;
+  ticketTtlSeconds: number;
+  /** Browser origins allowed to open WebSockets; undefined: any in development, none in production. */
+  allowedOrigins?: string[];
+}
+
 export interface ShutdownConfig {
   /** After SIGTERM, readiness fails at once; new connections are still served this long, for load balancers to notice. */
   delayMs: number;
@@ -69,7 +91,8 @@ export class AppConfig {
   readonly shutdown: ShutdownConfig;
   readonly database: DatabaseConfig;
   readonly history: HistoryConfig;
-  readonly redisUrl?: string;
+  readonly redis: RedisConfig;
+  readonly stream: StreamConfig;
 
   private constructor(env: Env) {
     this.nodeEnv = env.NODE_ENV;
@@ -87,7 +110,25 @@ export class AppConfig {
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     };
     this.history = { maxMessages: env.HISTORY_MAX_MESSAGES, maxChars: env.HISTORY_MAX_CHARS };
-    this.redisUrl = env.REDIS_URL;
+    this.redis = {
+      url: env.REDIS_URL,
+      commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+      keyPrefix: env.REDIS_KEY_PREFIX,
+    };
+    this.stream = {
+      resumeWindowMs: env.STREAM_RESUME_WINDOW_MS,
+      firstChunkTimeoutMs: env.STREAM_FIRST_CHUNK_TIMEOUT_MS,
+      idleTimeoutMs: env.STREAM_IDLE_TIMEOUT_MS,
+      maxDurationMs: env.STREAM_MAX_DURATION_MS,
+      heartbeatMs: env.STREAM_HEARTBEAT_MS,
+      maxPerUser: env.MAX_STREAMS_PER_USER,
+      maxRunBytes: env.MAX_RUN_BYTES,
+      ticketSecret: env.STREAM_TICKET_SECRET,
+      ticketTtlSeconds: env.STREAM_TICKET_TTL_SECONDS,
+      allowedOrigins: env.ALLOWED_ORIGINS?.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    };
   }
 
   get isProduction(): boolean {

@@ -95,8 +95,21 @@ export const envSchema = z.object({
   HISTORY_MAX_MESSAGES: int(0, 500, 20),
   HISTORY_MAX_CHARS: int(0, 1_000_000, 16_000),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000, 500),
+  REDIS_KEY_PREFIX: z.string().max(64).default('agent-gateway:'),
 
-  AGENTS: agentsSchema.default(JSON.parse(DEFAULT_AGENTS) as never),
+  STREAM_RESUME_WINDOW_MS: int(0, 3_600_000, 5000),
+  STREAM_FIRST_CHUNK_TIMEOUT_MS: int(100, 3_600_000, 30_000),
+  STREAM_IDLE_TIMEOUT_MS: int(100, 3_600_000, 30_000),
+  STREAM_MAX_DURATION_MS: int(1000, 86_400_000, 600_000),
+  STREAM_HEARTBEAT_MS: int(100, 600_000, 15_000),
+  MAX_STREAMS_PER_USER: int(1, 10_000, 8),
+  MAX_RUN_BYTES: int(1024, 64 * 1024 * 1024, 2 * 1024 * 1024),
+  STREAM_TICKET_SECRET: optionalText,
+  STREAM_TICKET_TTL_SECONDS: int(5, 3600, 60),
+  ALLOWED_ORIGINS: optionalText,
+
+  AGENTS: agentsSchema.prefault(DEFAULT_AGENTS),
 
   SHUTDOWN_DELAY_MS: int(0, 120_000, 3000),
   DRAIN_TIMEOUT_MS: int(100, 600_000, 20_000),

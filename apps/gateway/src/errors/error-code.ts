@@ -11,6 +11,11 @@ export enum ErrorCode {
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   RATE_LIMITED = 'RATE_LIMITED',
+  TOO_MANY_STREAMS = 'TOO_MANY_STREAMS',
+  RUN_NOT_FOUND = 'RUN_NOT_FOUND',
+  RUN_TOO_LARGE = 'RUN_TOO_LARGE',
+  CLIENT_GONE = 'CLIENT_GONE',
+  SHUTTING_DOWN = 'SHUTTING_DOWN',
   AGENT_REJECTED = 'AGENT_REJECTED',
   AGENT_ERROR = 'AGENT_ERROR',
   AGENT_UNAVAILABLE = 'AGENT_UNAVAILABLE',
@@ -36,6 +41,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.NOT_FOUND:
     case ErrorCode.AGENT_NOT_FOUND:
     case ErrorCode.SESSION_NOT_FOUND:
+    case ErrorCode.RUN_NOT_FOUND:
       return 404;
     case ErrorCode.SESSION_CLOSED:
       return 409;
@@ -44,9 +50,15 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.UNSUPPORTED_MEDIA_TYPE:
       return 415;
     case ErrorCode.RATE_LIMITED:
+    case ErrorCode.TOO_MANY_STREAMS:
       return 429;
     case ErrorCode.REQUEST_CANCELLED:
+    case ErrorCode.CLIENT_GONE:
       return 499;
+    case ErrorCode.RUN_TOO_LARGE:
+      return 502;
+    case ErrorCode.SHUTTING_DOWN:
+      return 503;
     case ErrorCode.INTERNAL:
       return 500;
     case ErrorCode.AGENT_ERROR:

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { SetMetadata } from '@nestjs/common';
+import { SignJWT, jwtVerify } from 'jose';
+import { AppConfig } from '../config/app-config';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code';
+
+const AUDIENCE = 'agent-gateway:stream-ticket';
+export const ACCEPTS_STREAM_TICKET = 'auth:acceptsStreamTicket';
+
+/** Lets a route be opened with `?ticket=` instead of an Authorization header (browser EventSource). */
+export const AcceptsStreamTicket = (): MethodDecorator => SetMetadata(ACCEPTS_STREAM_TICKET, true);
+
+/**
+ * Short-lived stream tickets: EventSource cannot send headers, and a long-lived token in a URL
+ * ends up in proxy logs and browser history. A ticket is good for STREAM_TICKET_TTL_SECONDS,
+ * only for opening streams, and only for the user it was issued to.
+ */
+@Injectable()
+export class StreamTickets {
+  private readonly key: Uint8Array;
+
+  constructor(private readonly config: AppConfig) {
+    const configured =
+      config.stream.ticketSecret ??
+      (config.auth.key.kind === 'secret' ? `ticket:${config.auth.key.secret}` : undefined);
+    if (!configured) {
+      new Logger(StreamTickets.name).warn(
+        'STREAM_TICKET_SECRET is not set: tickets work on this replica only; set it for several replicas',
+      );
+    }
+    this.key = configured ? new TextEncoder().encode(configured) : randomBytes(32);
+  }
+
+  async issue(userId: string): Promise<{ ticket: string; expires_in: number }> {
+    const ttl = this.config.stream.ticketTtlSeconds;
+    const ticket = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(userId)
+      .setAudience(AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + ttl)
+      .sign(this.key);
+    return { ticket, expires_in: ttl };
+  }
+
+  async verify(ticket: string): Promise<string> {
+    try {
+      const { payload } = await jwtVerify(ticket, this.key, { algorithms: ['HS256'], audience: AUDIENCE });
+      if (!payload.sub) throw new Error('no subject');
+      return payload.sub;
+    } catch {
+      throw new AppException(ErrorCode.UNAUTHENTICATED, 'invalid or expired stream ticket');
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import Redis from 'ioredis';
+import { AppConfig } from '../config/app-config';
+
+/**
+ * The Redis connection when REDIS_URL is set. Every command has a timeout and nothing queues
+ * while Redis is away, so callers see a fast error and can degrade instead of hanging.
+ */
+@Injectable()
+export class RedisService implements OnApplicationShutdown {
+  private readonly logger = new Logger(RedisService.name);
+  readonly client: Redis | null;
+  private readonly extra: Redis[] = [];
+  private healthy = false;
+
+  constructor(private readonly config: AppConfig) {
+    this.client = config.redis.url ? this.connect('main') : null;
+  }
+
+  get enabled(): boolean {
+    return this.client !== null;
+  }
+
+  /** Connected and answering, as far as the last event told. */
+  get available(): boolean {
+    return this.healthy;
+  }
+
+  key(...parts: string[]): string {
+    return `${this.config.redis.keyPrefix}${parts.join(':')}`;
+  }
+
+  /** A separate connection (for subscriptions or blocking reads), closed with the service. */
+  duplicate(name: string, options: { blocking?: boolean } = {}): Redis {
+    const connection = this.connect(name, options.blocking);
+    this.extra.push(connection);
+    return connection;
+  }
+
+  async ping(timeoutMs: number): Promise<void> {
+    if (!this.client) return;
+    await Promise.race([
+      this.client.ping(),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs).unref(),
+      ),
+    ]);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const connections = this.client ? [this.client, ...this.extra] : this.extra;
+    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+  }
+
+  private connect(name: string, blocking = false): Redis {
+    const connection = new Redis(this.config.redis.url!, {
+      connectionName: `agent-gateway:${name}`,
+      // Blocking reads wait on purpose; every other command is bounded.
+      commandTimeout: blocking ? undefined : this.config.redis.commandTimeoutMs,
+      connectTimeout: 2000,
+      maxRetriesPerRequest: 1,
+      // Ordinary commands fail fast while Redis is away; a dedicated connection may wait to connect.
+      enableOfflineQueue: blocking,
+      retryStrategy: (times) => Math.min(100 * 2 ** times, 2000),
+    });
+    if (name === 'main') {
+      connection.on('ready', () => {
+        if (!this.healthy) this.logger.log('redis connected');
+        this.healthy = true;
+      });
+      connection.on('end', () => (this.healthy = false));
+      connection.on('error', (error: Error) => {
+        if (this.healthy) this.logger.warn({ err: error.message }, 'redis unavailable');
+        this.healthy = false;
+      });
+    } else {
+      connection.on('error', () => undefined);
+    }
+    return connection;
+  }
+}

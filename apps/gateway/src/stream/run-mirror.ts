@@ -1,0 +1,146 @@
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { AppConfig } from '../config/app-config';
+import { RedisService } from '../redis/redis.service';
+import { Run, isTerminal, type RunEvent } from './run';
+
+interface RunMeta {
+  user_id: string;
+  agent_id: string;
+  session_id: string | null;
+}
+
+const MAX_STREAM_LENGTH = 100_000;
+const BLOCK_MS = 1000;
+const CONTROL_CHANNEL = 'run-control';
+
+/**
+ * Copies each run's events into a Redis stream so another replica can resume it, and carries
+ * cancel requests and "someone is still reading" leases between replicas. Without REDIS_URL
+ * it does nothing and runs live only in this process.
+ */
+@Injectable()
+export class RunMirror implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(RunMirror.name);
+  private subscriber?: Redis;
+  private readonly cancelHandlers = new Map<string, (code: string) => void>();
+  private warned = false;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly config: AppConfig,
+  ) {}
+
+  get enabled(): boolean {
+    return this.redis.enabled;
+  }
+
+  onModuleInit(): void {
+    if (!this.redis.enabled) return;
+    this.subscriber = this.redis.duplicate('run-control', { blocking: true });
+    void this.subscriber.subscribe(this.redis.key(CONTROL_CHANNEL)).catch(() => undefined);
+    this.subscriber.on('message', (_channel: string, message: string) => {
+      try {
+        const { run_id, code } = JSON.parse(message) as { run_id: string; code: string };
+        this.cancelHandlers.get(run_id)?.(code);
+      } catch {
+        /* not ours */
+      }
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.subscriber?.quit().catch(() => undefined);
+  }
+
+  /** Mirrors a run this replica drives, and lets other replicas cancel it. */
+  track(run: Run): void {
+    if (!this.redis.client) return;
+    const client = this.redis.client;
+    const streamKey = this.redis.key('run', run.id, 'events');
+    const metaKey = this.redis.key('run', run.id, 'meta');
+    const ttl = this.config.stream.maxDurationMs + this.config.stream.resumeWindowMs;
+    const meta: RunMeta = { user_id: run.userId, agent_id: run.agentId, session_id: run.sessionId };
+    this.cancelHandlers.set(run.id, (code) => run.cancel(code));
+    void client.set(metaKey, JSON.stringify(meta), 'PX', ttl).catch((e: Error) => this.warn(e));
+    // Writes are not awaited: a slow Redis must not slow the stream; order is kept by the connection.
+    run.on('event', (event: RunEvent) => {
+      const write = client
+        .xadd(streamKey, 'MAXLEN', '~', MAX_STREAM_LENGTH, '*', 'e', JSON.stringify(event))
+        .then(() => (isTerminal(event) ? client.pexpire(streamKey, this.config.stream.resumeWindowMs) : undefined))
+        .then(() =>
+          isTerminal(event)
+            ? client.pexpire(metaKey, this.config.stream.resumeWindowMs)
+            : client.pexpire(streamKey, ttl),
+        );
+      write.catch((e: Error) => this.warn(e));
+      if (isTerminal(event)) this.cancelHandlers.delete(run.id);
+    });
+  }
+
+  /** True when a client on another replica is reading this run (its lease is fresh). */
+  async hasRemoteReader(runId: string): Promise<boolean> {
+    if (!this.redis.client) return false;
+    return (await this.redis.client.exists(this.redis.key('run', runId, 'lease')).catch(() => 0)) === 1;
+  }
+
+  async requestCancel(runId: string, code: string): Promise<void> {
+    await this.redis.client?.publish(this.redis.key(CONTROL_CHANNEL), JSON.stringify({ run_id: runId, code }));
+  }
+
+  /**
+   * A local copy of a run driven by another replica, filled from its Redis stream until the run
+   * ends or `signal` fires; undefined if no such run (or not this user's).
+   */
+  async follow(runId: string, userId: string, signal: AbortSignal): Promise<Run | undefined> {
+    const client = this.redis.client;
+    if (!client) return undefined;
+    const metaText = await client.get(this.redis.key('run', runId, 'meta'));
+    if (!metaText) return undefined;
+    const meta = JSON.parse(metaText) as RunMeta;
+    if (meta.user_id !== userId) return undefined;
+    const run = new Run(runId, meta.user_id, meta.agent_id, meta.session_id);
+    run.cancel = (code) => void this.requestCancel(runId, code).catch((e: Error) => this.warn(e));
+    void this.pump(run, signal);
+    return run;
+  }
+
+  private async pump(run: Run, signal: AbortSignal): Promise<void> {
+    const reader = this.redis.duplicate(`follow:${run.id}`, { blocking: true });
+    const streamKey = this.redis.key('run', run.id, 'events');
+    const leaseKey = this.redis.key('run', run.id, 'lease');
+    const lease = () =>
+      this.redis.client
+        ?.set(leaseKey, '1', 'PX', this.config.stream.resumeWindowMs + 2 * BLOCK_MS)
+        .catch(() => undefined);
+    let lastId = '0';
+    try {
+      while (!signal.aborted && !run.finished) {
+        void lease();
+        const batch = await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', streamKey, lastId);
+        for (const [, entries] of batch ?? []) {
+          for (const [id, fields] of entries) {
+            lastId = id;
+            const event = JSON.parse(fields[1]) as RunEvent;
+            if (event.seq === run.events.length) run.push(event.event, event.data);
+          }
+        }
+        if (!batch && !(await this.redis.client?.exists(streamKey))) {
+          run.push('error', { code: 'RUN_LOST', message: 'the run ended without a final event' });
+        }
+      }
+    } catch (error) {
+      if (!run.finished) run.push('error', { code: 'RUN_LOST', message: 'lost contact with the run' });
+      this.warn(error as Error);
+    } finally {
+      reader.disconnect();
+    }
+  }
+
+  private warn(error: Error): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.logger.warn({ err: error.message }, 'could not mirror a run to redis; resuming on other replicas may fail');
+    setTimeout(() => (this.warned = false), 10_000).unref();
+  }
+}

@@ -1,0 +1,100 @@
+import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppConfig } from '../config/app-config';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code';
+import type { Run } from './run';
+import { RunMirror } from './run-mirror';
+
+interface Entry {
+  run: Run;
+  readers: number;
+  resumeTimer?: NodeJS.Timeout;
+}
+
+/**
+ * The runs this replica drives. A run outlives its last reader by the resume window (so a
+ * reconnecting client picks up where it was), then it is cancelled; a finished run is kept for
+ * the same window so late readers still get its end.
+ */
+@Injectable()
+export class RunRegistry implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(RunRegistry.name);
+  private readonly runs = new Map<string, Entry>();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly mirror: RunMirror,
+  ) {}
+
+  get activeCount(): number {
+    let n = 0;
+    for (const { run } of this.runs.values()) if (!run.finished) n++;
+    return n;
+  }
+
+  /** Registers a new run, refusing (429) a user who already has the maximum of streams running. */
+  add(run: Run): void {
+    let mine = 0;
+    for (const { run: r } of this.runs.values()) if (r.userId === run.userId && !r.finished) mine++;
+    if (mine >= this.config.stream.maxPerUser) {
+      throw new AppException(
+        ErrorCode.TOO_MANY_STREAMS,
+        `at most ${this.config.stream.maxPerUser} streams at a time; finish or cancel one first`,
+        1,
+      );
+    }
+    this.runs.set(run.id, { run, readers: 0 });
+    this.mirror.track(run);
+    run.once('finished', () => this.forgetLater(run.id));
+  }
+
+  /** The run if it is this user's; anyone else's run does not exist for them. */
+  findOwned(runId: string, userId: string): Run | undefined {
+    const entry = this.runs.get(runId);
+    return entry && entry.run.userId === userId ? entry.run : undefined;
+  }
+
+  /** Counts a reader in; the returned function counts it out (and may start the resume window). */
+  attach(run: Run): () => void {
+    const entry = this.runs.get(run.id);
+    if (!entry) return () => undefined;
+    entry.readers += 1;
+    clearTimeout(entry.resumeTimer);
+    let detached = false;
+    return () => {
+      if (detached) return;
+      detached = true;
+      entry.readers -= 1;
+      if (entry.readers === 0 && !run.finished) this.startResumeWindow(entry);
+    };
+  }
+
+  /** Tell readers the process is stopping, then let runs finish inside the drain time. */
+  async beforeApplicationShutdown(): Promise<void> {
+    const budget = Math.max(0, this.config.shutdown.drainTimeoutMs - 1000);
+    const until = Date.now() + budget;
+    while (this.activeCount > 0 && Date.now() < until) await sleep(50);
+    for (const { run } of this.runs.values()) if (!run.finished) run.cancel(ErrorCode.SHUTTING_DOWN);
+  }
+
+  private startResumeWindow(entry: Entry): void {
+    const expire = async () => {
+      if (entry.readers > 0 || entry.run.finished) return;
+      if (await this.mirror.hasRemoteReader(entry.run.id)) {
+        entry.resumeTimer = setTimeout(() => void expire(), this.config.stream.resumeWindowMs || 1000);
+        return;
+      }
+      this.logger.log({ run_id: entry.run.id }, 'no reader came back: cancelling the run');
+      entry.run.cancel(ErrorCode.CLIENT_GONE);
+    };
+    if (this.config.stream.resumeWindowMs === 0) return void expire();
+    entry.resumeTimer = setTimeout(() => void expire(), this.config.stream.resumeWindowMs);
+  }
+
+  private forgetLater(runId: string): void {
+    const entry = this.runs.get(runId);
+    if (entry) clearTimeout(entry.resumeTimer);
+    setTimeout(() => this.runs.delete(runId), this.config.stream.resumeWindowMs).unref();
+  }
+}

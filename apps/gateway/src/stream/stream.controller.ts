@@ -1,0 +1,117 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import type { AuthenticatedRequest } from '../auth/auth-user';
+import { AcceptsStreamTicket, StreamTickets } from '../auth/stream-ticket';
+import { CurrentUser, type AuthUser } from '../auth/auth-user';
+import type { QueryInput } from '../agent/agent.dto';
+import { AppConfig } from '../config/app-config';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code';
+import { DrainState } from '../health/drain-state';
+import type { Run } from './run';
+import { RunRegistry } from './run-registry';
+import { writeRunAsSse } from './sse-writer';
+import { StreamService } from './stream.service';
+import { StreamBodyDto, StreamQueryParamsDto, lastEventIdSchema, type StreamTicketDto } from './stream.dto';
+
+const RESUME_RETRY_MS = 1000;
+
+@Controller('api/v1/agent/stream')
+export class StreamController {
+  constructor(
+    private readonly streams: StreamService,
+    private readonly registry: RunRegistry,
+    private readonly tickets: StreamTickets,
+    private readonly drain: DrainState,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** A short-lived ticket for `GET /agent/stream?ticket=` from a browser EventSource. */
+  @Post('ticket')
+  @HttpCode(201)
+  ticket(@CurrentUser() user: AuthUser): Promise<StreamTicketDto> {
+    return this.tickets.issue(user.id);
+  }
+
+  /** SSE for EventSource: the query in the URL; with Last-Event-ID, the rest of that run instead. */
+  @Get()
+  @AcceptsStreamTicket()
+  async streamFromQuery(
+    @Query() params: StreamQueryParamsDto,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Req() request: AuthenticatedRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const { ticket: _ticket, ...input } = params;
+    await this.serve(input, lastEventId, request, reply);
+  }
+
+  /** SSE for fetch-based clients: the query as a JSON body. */
+  @Post()
+  async streamFromBody(
+    @Body() body: StreamBodyDto,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Req() request: AuthenticatedRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    await this.serve(body, lastEventId, request, reply);
+  }
+
+  /** The rest of a run after `after_seq` (default: from its start). */
+  @Get(':runId')
+  @AcceptsStreamTicket()
+  async resume(
+    @Param('runId', new ParseUUIDPipe()) runId: string,
+    @Query('after_seq') afterSeq: string | undefined,
+    @Req() request: AuthenticatedRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const after = afterSeq === undefined ? -1 : Number(afterSeq);
+    if (!Number.isInteger(after) || after < -1) {
+      throw new AppException(ErrorCode.VALIDATION_FAILED, 'after_seq must be an integer of -1 or more');
+    }
+    await this.resumeRun(runId, after, request, reply);
+  }
+
+  /** Stops a run: the agent call is cancelled and readers get an `error` event (REQUEST_CANCELLED). */
+  @Post(':runId/cancel')
+  @HttpCode(202)
+  async cancel(
+    @CurrentUser() user: AuthUser,
+    @Param('runId', new ParseUUIDPipe()) runId: string,
+  ): Promise<{ run_id: string; cancelled: true }> {
+    await this.streams.cancel(runId, user.id);
+    return { run_id: runId, cancelled: true };
+  }
+
+  private async serve(
+    input: QueryInput,
+    lastEventId: string | undefined,
+    request: AuthenticatedRequest,
+    reply: FastifyReply,
+  ): Promise<void> {
+    if (lastEventId) {
+      const parsed = lastEventIdSchema.safeParse(lastEventId);
+      if (!parsed.success) throw new AppException(ErrorCode.VALIDATION_FAILED, 'Last-Event-ID is not one of ours');
+      return this.resumeRun(parsed.data.runId, parsed.data.afterSeq, request, reply);
+    }
+    const run = await this.streams.start(input, { userId: request.user!.id, requestId: String(request.id) });
+    await this.write(run, -1, request, reply);
+  }
+
+  private async resumeRun(runId: string, afterSeq: number, request: AuthenticatedRequest, reply: FastifyReply) {
+    const gone = new AbortController();
+    reply.raw.once('close', () => gone.abort());
+    const run = await this.streams.find(runId, request.user!.id, gone.signal);
+    await this.write(run, afterSeq, request, reply);
+  }
+
+  private write(run: Run, afterSeq: number, request: AuthenticatedRequest, reply: FastifyReply): Promise<void> {
+    return writeRunAsSse(run, afterSeq, request, reply, {
+      heartbeatMs: this.config.stream.heartbeatMs,
+      retryMs: RESUME_RETRY_MS,
+      drain: this.drain,
+      detach: this.registry.attach(run),
+    });
+  }
+}

@@ -1,0 +1,53 @@
+import { createZodDto } from 'nestjs-zod';
+import { z } from 'zod';
+import { queryRequestSchema } from '../agent/agent.dto';
+
+/** GET /agent/stream carries the query in the URL: options arrive as a JSON string. */
+export const streamQueryParamsSchema = z.strictObject({
+  agent_id: z.string().min(1).max(63),
+  query: z.string().trim().min(1).max(8000),
+  session_id: z.uuid().optional(),
+  options: z
+    .string()
+    .max(16_384)
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'options must be a JSON object' });
+        return z.NEVER;
+      }
+    })
+    .pipe(queryRequestSchema.shape.options),
+  ticket: z.string().max(4096).optional(),
+});
+
+export class StreamQueryParamsDto extends createZodDto(streamQueryParamsSchema) {}
+export class StreamBodyDto extends createZodDto(queryRequestSchema) {}
+
+/** A Last-Event-ID as we send it: `<run id>:<seq>`. */
+export const lastEventIdSchema = z
+  .string()
+  .regex(/^[0-9a-f-]{36}:\d{1,9}$/i)
+  .transform((id) => {
+    const [runId, seq] = id.split(':');
+    return { runId, afterSeq: Number(seq) };
+  });
+
+export const wsMessageSchema = z.discriminatedUnion('event', [
+  z.strictObject({ event: z.literal('query'), data: queryRequestSchema }),
+  z.strictObject({ event: z.literal('cancel'), data: z.strictObject({ run_id: z.uuid() }) }),
+  z.strictObject({
+    event: z.literal('resume'),
+    data: z.strictObject({ run_id: z.uuid(), after_seq: z.number().int().min(-1).default(-1) }),
+  }),
+]);
+
+export type WsMessage = z.infer<typeof wsMessageSchema>;
+
+export interface StreamTicketDto {
+  ticket: string;
+  expires_in: number;
+}

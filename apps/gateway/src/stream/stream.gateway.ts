@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
+import type { RawData, WebSocket } from 'ws';
+import { AppConfig } from '../config/app-config';
+import { mapError } from '../errors/all-exceptions.filter';
+import { DrainState } from '../health/drain-state';
+import type { Run } from './run';
+import { RunRegistry } from './run-registry';
+import { StreamService } from './stream.service';
+import { wsMessageSchema, type WsMessage } from './stream.dto';
+import type { UpgradeRequest } from './ws-auth.adapter';
+
+/** Past this much unsent data on a socket, stop reading runs until it drains (the runs keep the events). */
+const HIGH_WATER_BYTES = 1024 * 1024;
+const PING_INTERVAL_MS = 30_000;
+
+interface Reader {
+  controller: AbortController;
+  lastSeq: number;
+}
+
+/**
+ * WebSocket streaming at /api/v1/stream: `{event, data}` messages; several runs per socket.
+ * Client → server: query, cancel, resume. Server → client: start, chunk, done, error, reconnect.
+ */
+@WebSocketGateway({ path: '/api/v1/stream' })
+export class StreamGateway implements OnGatewayConnection {
+  private readonly logger = new Logger(StreamGateway.name);
+
+  constructor(
+    private readonly streams: StreamService,
+    private readonly registry: RunRegistry,
+    private readonly drain: DrainState,
+    private readonly config: AppConfig,
+  ) {}
+
+  handleConnection(socket: WebSocket, request: UpgradeRequest): void {
+    const user = request.user;
+    if (!user) return socket.close(1008, 'unauthenticated');
+    const readers = new Map<string, Reader>();
+    const connectionId = randomUUID();
+    let alive = true;
+    const ping = setInterval(() => {
+      if (!alive) return socket.terminate();
+      alive = false;
+      socket.ping();
+    }, PING_INTERVAL_MS);
+    socket.on('pong', () => (alive = true));
+    const stopOnDrain = this.drain.onDrain(() => {
+      const runs = [...readers].map(([run_id, r]) => ({ run_id, last_seq: r.lastSeq }));
+      send(socket, 'reconnect', { runs });
+      socket.close(1012, 'service restart');
+    });
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      void this.onMessage(socket, user.id, `${connectionId}`, readers, data, isBinary);
+    });
+    socket.on('close', () => {
+      clearInterval(ping);
+      stopOnDrain();
+      for (const reader of readers.values()) reader.controller.abort();
+    });
+  }
+
+  private async onMessage(
+    socket: WebSocket,
+    userId: string,
+    connectionId: string,
+    readers: Map<string, Reader>,
+    data: RawData,
+    isBinary: boolean,
+  ): Promise<void> {
+    let message: WsMessage;
+    try {
+      if (isBinary) throw new Error('binary frames are not accepted');
+      const parsed = wsMessageSchema.safeParse(JSON.parse(textOf(data)));
+      if (!parsed.success)
+        throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      message = parsed.data;
+    } catch (error) {
+      return send(socket, 'error', { code: 'VALIDATION_FAILED', status: 400, message: (error as Error).message });
+    }
+    try {
+      switch (message.event) {
+        case 'query': {
+          const run = await this.streams.start(message.data, {
+            userId,
+            requestId: `ws-${connectionId}-${randomUUID()}`,
+          });
+          return this.read(socket, run, -1, readers);
+        }
+        case 'resume': {
+          const gone = new AbortController();
+          socket.once('close', () => gone.abort());
+          const run = await this.streams.find(message.data.run_id, userId, gone.signal);
+          readers.get(run.id)?.controller.abort();
+          return this.read(socket, run, message.data.after_seq, readers);
+        }
+        case 'cancel':
+          return await this.streams.cancel(message.data.run_id, userId);
+      }
+    } catch (error) {
+      const { body } = mapError(error);
+      send(socket, 'error', {
+        ...body,
+        run_id: 'data' in message && 'run_id' in message.data ? message.data.run_id : null,
+      });
+    }
+  }
+
+  private async read(socket: WebSocket, run: Run, afterSeq: number, readers: Map<string, Reader>): Promise<void> {
+    const reader: Reader = { controller: new AbortController(), lastSeq: afterSeq };
+    readers.set(run.id, reader);
+    const detach = this.registry.attach(run);
+    try {
+      for await (const event of run.read(afterSeq, reader.controller.signal)) {
+        reader.lastSeq = event.seq;
+        await sendWithBackpressure(socket, event.event, { ...event.data, seq: event.seq });
+      }
+    } catch (error) {
+      this.logger.debug({ err: (error as Error).message, run_id: run.id }, 'websocket reader stopped');
+    } finally {
+      detach();
+      if (readers.get(run.id) === reader) readers.delete(run.id);
+    }
+  }
+}
+
+function textOf(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(new Uint8Array(data)).toString('utf8');
+}
+
+function send(socket: WebSocket, event: string, data: Record<string, unknown>): void {
+  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ event, data }));
+}
+
+function sendWithBackpressure(socket: WebSocket, event: string, data: Record<string, unknown>): Promise<void> {
+  if (socket.readyState !== socket.OPEN) return Promise.reject(new Error('socket closed'));
+  const frame = JSON.stringify({ event, data });
+  if (socket.bufferedAmount < HIGH_WATER_BYTES) {
+    socket.send(frame);
+    return Promise.resolve();
+  }
+  return new Promise((resolve, reject) => socket.send(frame, (error) => (error ? reject(error) : resolve())));
+}

@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { AgentModule } from '../agent/agent.module';
+import { HealthModule } from '../health/health.module';
+import { SessionModule } from '../session/session.module';
+import { RunMirror } from './run-mirror';
+import { RunRegistry } from './run-registry';
+import { StreamController } from './stream.controller';
+import { StreamGateway } from './stream.gateway';
+import { StreamService } from './stream.service';
+
+@Module({
+  imports: [AgentModule, SessionModule, HealthModule],
+  controllers: [StreamController],
+  providers: [RunMirror, RunRegistry, StreamService, StreamGateway],
+  exports: [RunRegistry],
+})
+export class StreamModule {}

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { AgentClient } from '../agent/agent-client';
+import type { QueryInput } from '../agent/agent.dto';
+import { AppConfig } from '../config/app-config';
+import { mapError } from '../errors/all-exceptions.filter';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code';
+import { ConversationService, type Turn } from '../session/conversation.service';
+import { Run } from './run';
+import { RunMirror } from './run-mirror';
+import { RunRegistry } from './run-registry';
+
+export interface StreamCaller {
+  userId: string;
+  requestId: string;
+}
+
+/** Starts runs (an agent stream feeding a Run), finds them for resuming, cancels them. */
+@Injectable()
+export class StreamService {
+  constructor(
+    private readonly agents: AgentClient,
+    private readonly conversations: ConversationService,
+    private readonly registry: RunRegistry,
+    private readonly mirror: RunMirror,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Checks everything that can be refused up front (unknown agent, session, limits), then starts. */
+  async start(input: QueryInput, caller: StreamCaller): Promise<Run> {
+    this.agents.assertKnown(input.agent_id);
+    const turn = input.session_id
+      ? await this.conversations.begin(caller.userId, input.session_id, input.agent_id, input.query, caller.requestId)
+      : undefined;
+    const run = new Run(randomUUID(), caller.userId, input.agent_id, input.session_id ?? null);
+    try {
+      this.registry.add(run);
+    } catch (error) {
+      if (turn) await this.conversations.fail(turn, '', mapError(error).body.code, 0).catch(() => undefined);
+      throw error;
+    }
+    run.push('start', { agent_id: input.agent_id, session_id: run.sessionId });
+    void this.drive(run, input, caller, turn);
+    return run;
+  }
+
+  /** A run to resume: this replica's, or (with Redis) one driven by another replica. */
+  async find(runId: string, userId: string, signal: AbortSignal): Promise<Run> {
+    const run = this.registry.findOwned(runId, userId) ?? (await this.mirror.follow(runId, userId, signal));
+    if (!run) throw new AppException(ErrorCode.RUN_NOT_FOUND, `no run ${runId} to resume (it may have expired)`);
+    return run;
+  }
+
+  async cancel(runId: string, userId: string): Promise<void> {
+    const local = this.registry.findOwned(runId, userId);
+    if (local) return local.cancel(ErrorCode.REQUEST_CANCELLED);
+    const controller = new AbortController();
+    const remote = await this.mirror.follow(runId, userId, controller.signal);
+    controller.abort();
+    if (!remote) throw new AppException(ErrorCode.RUN_NOT_FOUND, `no run ${runId}`);
+    await this.mirror.requestCancel(runId, ErrorCode.REQUEST_CANCELLED);
+  }
+
+  private async drive(run: Run, input: QueryInput, caller: StreamCaller, turn: Turn | undefined): Promise<void> {
+    const started = performance.now();
+    const controller = new AbortController();
+    let cancelCode: ErrorCode | undefined;
+    run.cancel = (code) => {
+      cancelCode ??= code as ErrorCode;
+      controller.abort();
+    };
+    let partial = '';
+    try {
+      const result = await this.agents.stream(
+        input.agent_id,
+        {
+          agent_id: input.agent_id,
+          session_id: input.session_id ?? '',
+          query: input.query,
+          options: Object.fromEntries(Object.entries(input.options ?? {}).map(([k, v]) => [k, String(v)])),
+          history: turn?.history ?? [],
+          request_id: caller.requestId,
+        },
+        { userId: caller.userId, requestId: caller.requestId, signal: controller.signal },
+        {
+          firstChunkMs: this.config.stream.firstChunkTimeoutMs,
+          idleMs: this.config.stream.idleTimeoutMs,
+          maxDurationMs: this.config.stream.maxDurationMs,
+        },
+        {
+          onChunk: (text) => {
+            partial += text;
+            if (run.bytes > this.config.stream.maxRunBytes) return run.cancel(ErrorCode.RUN_TOO_LARGE);
+            run.push('chunk', { seq: run.events.length, text });
+          },
+        },
+      );
+      const latency_ms = Math.round(performance.now() - started);
+      if (turn) {
+        await this.conversations.complete(turn, {
+          answer: result.answer,
+          sources: result.sources,
+          usage: result.usage,
+          latencyMs: latency_ms,
+          agentResponseId: run.id,
+        });
+      }
+      run.push('done', { answer: result.answer, sources: result.sources, usage: result.usage, latency_ms });
+    } catch (error) {
+      const mapped = mapError(error).body;
+      const code = cancelCode ?? mapped.code;
+      const message = cancelCode ? cancelMessage(cancelCode) : mapped.message;
+      if (turn) {
+        const latency = Math.round(performance.now() - started);
+        await this.conversations.fail(turn, partial, code, latency).catch(() => undefined);
+      }
+      run.push('error', { code, message });
+    } finally {
+      run.emit('finished');
+    }
+  }
+}
+
+function cancelMessage(code: ErrorCode): string {
+  switch (code) {
+    case ErrorCode.CLIENT_GONE:
+      return 'no client came back within the resume window';
+    case ErrorCode.SHUTTING_DOWN:
+      return 'the gateway is shutting down';
+    case ErrorCode.RUN_TOO_LARGE:
+      return 'the answer grew past the gateway limit';
+    default:
+      return 'stream cancelled';
+  }
+}

@@ -1,0 +1,66 @@
+import type { IncomingMessage } from 'node:http';
+import type { INestApplicationContext } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { AuthUser } from '../auth/auth-user';
+import { bearerToken } from '../auth/jwt-auth.guard';
+import { JwtVerifier } from '../auth/jwt-verifier';
+import { StreamTickets } from '../auth/stream-ticket';
+import { AppConfig } from '../config/app-config';
+
+export type UpgradeRequest = IncomingMessage & { user?: AuthUser };
+
+const MAX_FRAME_BYTES = 64 * 1024;
+
+/**
+ * Plain `ws`, with the handshake checked before the upgrade: a bad Origin gets 403 and a missing
+ * or bad token 401, so an unauthenticated client never holds an open socket.
+ */
+export class AuthenticatedWsAdapter extends WsAdapter {
+  private readonly verifier: JwtVerifier;
+  private readonly tickets: StreamTickets;
+  private readonly config: AppConfig;
+
+  constructor(app: INestApplicationContext) {
+    super(app);
+    this.verifier = app.get(JwtVerifier);
+    this.tickets = app.get(StreamTickets);
+    this.config = app.get(AppConfig);
+  }
+
+  override create(port: number, options: Record<string, unknown> = {}): unknown {
+    return super.create(port, {
+      ...options,
+      maxPayload: MAX_FRAME_BYTES,
+      verifyClient: (
+        info: { req: UpgradeRequest; origin?: string },
+        done: (ok: boolean, code?: number, msg?: string) => void,
+      ) => {
+        if (!this.originAllowed(info.origin)) return done(false, 403, 'Forbidden');
+        this.authenticate(info.req).then(
+          (user) => {
+            info.req.user = user;
+            done(true);
+          },
+          () => done(false, 401, 'Unauthorized'),
+        );
+      },
+    });
+  }
+
+  private async authenticate(req: UpgradeRequest): Promise<AuthUser> {
+    const ticket = new URL(req.url ?? '/', 'http://gateway').searchParams.get('ticket');
+    if (!req.headers.authorization && ticket) {
+      const id = await this.tickets.verify(ticket);
+      return { id, claims: { sub: id, via: 'stream-ticket' } };
+    }
+    return this.verifier.verify(bearerToken(req.headers.authorization));
+  }
+
+  /** Non-browser clients send no Origin. Browsers must come from ALLOWED_ORIGINS (any, in development, if unset). */
+  private originAllowed(origin: string | undefined): boolean {
+    if (!origin) return true;
+    const allowed = this.config.stream.allowedOrigins;
+    if (!allowed) return !this.config.isProduction;
+    return allowed.includes('*') || allowed.includes(origin);
+  }
+}

@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestGateway, TEST_JWT_SECRET, type TestGateway } from '../support/gateway';
+import { eventually, readSse, sseRequest, WsClient } from '../support/clients';
+import { freePort, runBuilt, spawnBuilt } from '../support/processes';
+import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
+
+const QUESTION = 'what happens when the deadline passes?';
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+describe('stream deadlines and sessions', () => {
+  let agent: RunningAgent;
+  let gw: TestGateway;
+  let base: string;
+  let token: string;
+
+  beforeAll(async () => {
+    agent = await startReferenceAgent({ tokensPerSecond: 200 });
+    gw = await createTestGateway([{ id: 'reference', targets: [agent.target] }], {
+      STREAM_FIRST_CHUNK_TIMEOUT_MS: '300',
+      STREAM_IDLE_TIMEOUT_MS: '300',
+      STREAM_RESUME_WINDOW_MS: '0',
+    });
+    base = await gw.listen();
+    token = await gw.tokenFor('alice');
+  }, 30_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await agent?.stop();
+  });
+
+  it('ends with AGENT_TIMEOUT when the first chunk does not come in time', async () => {
+    const started = Date.now();
+    const { events } = await readSse(
+      await sseRequest(base, token, { agent_id: 'reference', query: QUESTION, options: { ref_latency_ms: 3000 } }),
+    );
+    expect(events.at(-1)!.json()).toMatchObject({ code: 'AGENT_TIMEOUT' });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await eventually(() => agent.server.stats().active === 0, 1000)).toBe(true);
+  });
+
+  it('ends with AGENT_TIMEOUT when the agent goes quiet between chunks', async () => {
+    const { events } = await readSse(
+      await sseRequest(base, token, { agent_id: 'reference', query: QUESTION, options: { ref_tokens_per_second: 2 } }),
+    );
+    expect(events.filter((e) => e.event === 'chunk').length).toBeGreaterThanOrEqual(1);
+    expect(events.at(-1)!.json()).toMatchObject({ code: 'AGENT_TIMEOUT' });
+  });
+
+  it('cancels at once on disconnect when the resume window is 0', async () => {
+    await readSse(
+      await sseRequest(base, token, { agent_id: 'reference', query: QUESTION, options: { ref_tokens_per_second: 4 } }),
+      2,
+    );
+    expect(await eventually(() => agent.server.stats().active === 0, 1000)).toBe(true);
+  });
+
+  it('stores a streamed answer in the session, and a cancelled one as incomplete with what was produced', async () => {
+    const session = await gw.app.inject({
+      method: 'POST',
+      url: '/api/v1/session',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ agent_id: 'reference' }),
+    });
+    const sessionId = session.json<{ id: string }>().id;
+    const complete = await readSse(
+      await sseRequest(base, token, { agent_id: 'reference', session_id: sessionId, query: QUESTION }),
+    );
+    const answer = complete.events.at(-1)!.json().answer as string;
+
+    const partial = await readSse(
+      await sseRequest(base, token, {
+        agent_id: 'reference',
+        session_id: sessionId,
+        query: 'how are tokens verified?',
+        options: { ref_tokens_per_second: 20 },
+      }),
+      4,
+    );
+    const sentBeforeLeaving = partial.events
+      .filter((e) => e.event === 'chunk')
+      .map((e) => e.json().text)
+      .join('');
+    const messages = async () =>
+      (
+        await gw.app.inject({
+          method: 'GET',
+          url: `/api/v1/session/${sessionId}/messages`,
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).json<{ messages: { role: string; content: string; metadata: Record<string, unknown> }[] }>().messages;
+    expect(await eventually(async () => (await messages()).length === 4, 3000)).toBe(true);
+    const [q1, a1, q2, a2] = await messages();
+    expect(q1.content).toBe(QUESTION);
+    expect(a1).toMatchObject({ role: 'assistant', content: answer });
+    expect(a1.metadata).toMatchObject({ usage: { total_tokens: expect.any(Number) } });
+    expect(q2.content).toBe('how are tokens verified?');
+    expect(a2.metadata).toMatchObject({ incomplete: true, reason: 'CLIENT_GONE' });
+    expect(a2.content.startsWith(sentBeforeLeaving)).toBe(true);
+    expect(a2.content.length).toBeGreaterThan(0);
+  });
+});
+
+describe('two gateway replicas sharing Redis', () => {
+  let agent: RunningAgent;
+  let one: TestGateway;
+  let two: TestGateway;
+
+  beforeAll(async () => {
+    agent = await startReferenceAgent({ tokensPerSecond: 40 });
+    const env = { REDIS_URL, REDIS_KEY_PREFIX: `test-${randomUUID()}:`, STREAM_RESUME_WINDOW_MS: '1500' };
+    one = await createTestGateway([{ id: 'reference', targets: [agent.target] }], env);
+    two = await createTestGateway([{ id: 'reference', targets: [agent.target] }], env);
+  }, 30_000);
+
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+    await agent?.stop();
+  });
+
+  it('resumes on one replica a stream started on the other, without gaps or repeats', async () => {
+    const [baseOne, baseTwo] = [await one.listen(), await two.listen()];
+    const token = await one.tokenFor('alice');
+    const first = await readSse(await sseRequest(baseOne, token, { agent_id: 'reference', query: QUESTION }), 4);
+    const rest = await readSse(
+      await sseRequest(
+        baseTwo,
+        token,
+        { agent_id: 'reference', query: QUESTION },
+        { 'last-event-id': first.events.at(-1)!.id! },
+      ),
+    );
+    const all = [...first.events, ...rest.events];
+    const runId = first.events[0].json().run_id as string;
+    expect(all.map((e) => e.id)).toEqual(all.map((_, i) => `${runId}:${i}`));
+    expect(all.at(-1)!.event).toBe('done');
+    expect(all.at(-1)!.json().answer).toBe(
+      all
+        .filter((e) => e.event === 'chunk')
+        .map((e) => e.json().text)
+        .join(''),
+    );
+
+    const bob = await two.tokenFor('bob');
+    expect(
+      (await fetch(`${baseTwo}/api/v1/agent/stream/${runId}`, { headers: { authorization: `Bearer ${bob}` } })).status,
+    ).toBe(404);
+  }, 20_000);
+
+  it('cancels from one replica a run driven by the other', async () => {
+    const [baseOne, baseTwo] = [await one.app.getUrl(), await two.app.getUrl()];
+    const token = await one.tokenFor('alice');
+    let runId = '';
+    const reading = readSse(
+      await sseRequest(baseOne, token, {
+        agent_id: 'reference',
+        query: QUESTION,
+        options: { ref_tokens_per_second: 5 },
+      }),
+      Infinity,
+      (e) => {
+        if (e.event === 'start') runId = e.json().run_id as string;
+      },
+    );
+    expect(await eventually(() => runId !== '')).toBe(true);
+    const cancel = await fetch(`${baseTwo}/api/v1/agent/stream/${runId}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(cancel.status).toBe(202);
+    const { events } = await reading;
+    expect(events.at(-1)!.json()).toMatchObject({ code: 'REQUEST_CANCELLED' });
+  }, 20_000);
+});
+
+describe('SIGTERM with open streams', () => {
+  it('sends each SSE and WebSocket client a final reconnect event, then exits 0 in time', async () => {
+    const [port, agentPort] = await Promise.all([freePort(), freePort()]);
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-drain-streams-'));
+    const env = {
+      PORT: String(port),
+      AGENT_PORT: String(agentPort),
+      DATA_DIR: dataDir,
+      JWT_SECRET: TEST_JWT_SECRET,
+      SHUTDOWN_DELAY_MS: '200',
+      DRAIN_TIMEOUT_MS: '2000',
+      LOG_LEVEL: 'warn',
+      AGENT_TOKENS_PER_SECOND: '5',
+    };
+    const stack = spawnBuilt('scripts/start.js', env);
+    try {
+      await stack.waitFor(/listening on/);
+      const token = (await runBuilt('apps/gateway/src/auth/token.cli.js', ['--sub', 'alice'], env)).stdout.trim();
+      const base = `http://127.0.0.1:${port}`;
+      let sseRunId = '';
+      const sse = readSse(await sseRequest(base, token, { agent_id: 'reference', query: QUESTION }), Infinity, (e) => {
+        if (e.event === 'start') sseRunId = e.json().run_id as string;
+      });
+      const ws = await WsClient.connect(`ws://127.0.0.1:${port}/api/v1/stream`, { authorization: `Bearer ${token}` });
+      ws.send('query', { agent_id: 'reference', query: QUESTION });
+      const wsStart = await ws.waitFor((m) => m.event === 'start');
+      await ws.waitFor((m) => m.event === 'chunk');
+
+      const signalled = Date.now();
+      stack.child.kill('SIGTERM');
+
+      const reconnect = await ws.waitFor((m) => m.event === 'reconnect');
+      expect(reconnect.data.runs).toEqual([{ run_id: wsStart.data.run_id, last_seq: expect.any(Number) }]);
+      const { events } = await sse;
+      expect(events.at(-1)).toMatchObject({ event: 'reconnect' });
+      expect(events.at(-1)!.json()).toMatchObject({ run_id: sseRunId, last_seq: expect.any(Number) });
+      expect(await stack.exited).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(200 + 2000 + 1500);
+    } finally {
+      await stack.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});

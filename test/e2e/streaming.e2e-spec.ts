@@ -1,0 +1,286 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createTestGateway, type TestGateway } from '../support/gateway';
+import { eventually, readSse, sseRequest, WsClient } from '../support/clients';
+import { freePort, spawnBuilt, type Spawned } from '../support/processes';
+import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
+
+const QUESTION = 'what happens when the deadline passes?';
+
+describe('streaming over SSE and WebSocket', () => {
+  let agent: RunningAgent;
+  let gw: TestGateway;
+  let base: string;
+  let token: string;
+
+  beforeAll(async () => {
+    agent = await startReferenceAgent({ tokensPerSecond: 200 });
+    gw = await createTestGateway([{ id: 'reference', targets: [agent.target] }], {
+      STREAM_RESUME_WINDOW_MS: '400',
+      STREAM_HEARTBEAT_MS: '200',
+      MAX_STREAMS_PER_USER: '3',
+      ALLOWED_ORIGINS: 'https://app.example',
+    });
+    base = await gw.listen();
+    token = await gw.tokenFor('alice');
+  }, 30_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await agent?.stop();
+  });
+
+  const activeAgentCalls = () => agent.server.stats().active;
+
+  describe('SSE', () => {
+    it('streams start, numbered chunks, then exactly one done with the full answer, then [DONE]', async () => {
+      const res = await sseRequest(base, token, { agent_id: 'reference', query: QUESTION });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const { events, sawDone } = await readSse(res);
+      expect(sawDone).toBe(true);
+      expect(events[0].event).toBe('start');
+      const runId = events[0].json().run_id as string;
+      expect(events.every((e, i) => e.id === `${runId}:${i}`)).toBe(true);
+      const chunks = events.filter((e) => e.event === 'chunk');
+      expect(chunks.length).toBeGreaterThan(5);
+      const terminal = events.filter((e) => e.event === 'done' || e.event === 'error');
+      expect(terminal.map((e) => e.event)).toEqual(['done']);
+      const done = events.at(-1)!.json();
+      expect(done.answer).toBe(chunks.map((c) => c.json().text).join(''));
+      expect(done).toMatchObject({ sources: expect.any(Array), usage: { total_tokens: expect.any(Number) } });
+      expect((done.sources as unknown[]).length).toBeGreaterThan(0);
+    });
+
+    it('sends heartbeat comments while the agent is quiet', async () => {
+      const res = await sseRequest(base, token, {
+        agent_id: 'reference',
+        query: QUESTION,
+        options: { ref_latency_ms: 700 },
+      });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes(': ping')) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      expect(text).toContain(': ping');
+    });
+
+    it('resumes after a disconnect with Last-Event-ID: the rest, without gaps or repeats', async () => {
+      const slow = { agent_id: 'reference', query: QUESTION, options: { ref_tokens_per_second: 40 } };
+      const first = await readSse(await sseRequest(base, token, slow), 4);
+      const last = first.events.at(-1)!;
+      const rest = await readSse(await sseRequest(base, token, slow, { 'last-event-id': last.id! }));
+      const all = [...first.events, ...rest.events];
+      const runId = first.events[0].json().run_id as string;
+      expect(all.map((e) => e.id)).toEqual(all.map((_, i) => `${runId}:${i}`));
+      expect(rest.sawDone).toBe(true);
+      const text = all
+        .filter((e) => e.event === 'chunk')
+        .map((e) => e.json().text)
+        .join('');
+      expect(all.at(-1)!.json().answer).toBe(text);
+    });
+
+    it('opens from a browser EventSource with a short-lived ticket, never with it elsewhere', async () => {
+      const ticketRes = await fetch(`${base}/api/v1/agent/stream/ticket`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(ticketRes.status).toBe(201);
+      const { ticket, expires_in } = (await ticketRes.json()) as { ticket: string; expires_in: number };
+      expect(expires_in).toBeLessThanOrEqual(60);
+      const url = `${base}/api/v1/agent/stream?agent_id=reference&query=${encodeURIComponent(QUESTION)}`;
+      const { events } = await readSse(await fetch(`${url}&ticket=${ticket}`));
+      expect(events.at(-1)!.event).toBe('done');
+      expect((await fetch(url)).status).toBe(401);
+      expect((await fetch(`${url}&ticket=forged.${ticket.slice(7)}`)).status).toBe(401);
+      expect((await fetch(`${base}/api/v1/agents?ticket=${ticket}`)).status).toBe(401);
+    });
+
+    it('cancels on request: the agent sees CANCELLED within a second and the client gets an error event', async () => {
+      const res = await sseRequest(base, token, {
+        agent_id: 'reference',
+        query: QUESTION,
+        options: { ref_tokens_per_second: 5 },
+      });
+      let runId = '';
+      const reading = readSse(res, Infinity, (e) => {
+        if (e.event === 'start') runId = e.json().run_id as string;
+      });
+      expect(await eventually(() => runId !== '' && activeAgentCalls() === 1)).toBe(true);
+      const cancelledBefore = agent.server.stats().cancelled;
+      const cancel = await fetch(`${base}/api/v1/agent/stream/${runId}/cancel`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(cancel.status).toBe(202);
+      expect(await eventually(() => activeAgentCalls() === 0, 1000)).toBe(true);
+      expect(agent.server.stats().cancelled).toBe(cancelledBefore + 1);
+      const { events } = await reading;
+      expect(events.at(-1)).toMatchObject({ event: 'error' });
+      expect(events.at(-1)!.json()).toMatchObject({ code: 'REQUEST_CANCELLED' });
+    });
+
+    it('keeps a run alive for the resume window after a disconnect, then cancels the agent call', async () => {
+      const res = await sseRequest(base, token, {
+        agent_id: 'reference',
+        query: QUESTION,
+        options: { ref_tokens_per_second: 5 },
+      });
+      await readSse(res, 2);
+      const left = Date.now();
+      expect(activeAgentCalls()).toBe(1);
+      await sleep(200);
+      expect(activeAgentCalls()).toBe(1); // still inside the 400 ms window
+      expect(await eventually(() => activeAgentCalls() === 0, 2000)).toBe(true);
+      expect(Date.now() - left).toBeGreaterThanOrEqual(350);
+    });
+
+    it('answers 404 for a run that is not yours, 429 past the per-user stream limit', async () => {
+      const mine = await readSse(await sseRequest(base, token, { agent_id: 'reference', query: QUESTION }), 1);
+      const runId = mine.events[0].json().run_id as string;
+      const bob = await gw.tokenFor('bob');
+      expect(
+        (await fetch(`${base}/api/v1/agent/stream/${runId}`, { headers: { authorization: `Bearer ${bob}` } })).status,
+      ).toBe(404);
+      expect(
+        (await sseRequest(base, bob, { agent_id: 'reference', query: 'q' }, { 'last-event-id': `${runId}:0` })).status,
+      ).toBe(404);
+
+      const slow = { agent_id: 'reference', query: QUESTION, options: { ref_tokens_per_second: 2 } };
+      const open = await Promise.all([1, 2, 3].map(() => sseRequest(base, bob, slow)));
+      expect(open.map((r) => r.status)).toEqual([200, 200, 200]);
+      const refused = await sseRequest(base, bob, slow);
+      expect(refused.status).toBe(429);
+      expect(await refused.json()).toMatchObject({ code: 'TOO_MANY_STREAMS' });
+      await Promise.all(open.map((r) => r.body!.cancel()));
+    });
+
+    it('answers 404 for an unknown agent and 400 for a bad query before any event', async () => {
+      expect((await sseRequest(base, token, { agent_id: 'nobody', query: 'q' })).status).toBe(404);
+      expect((await sseRequest(base, token, { agent_id: 'reference', query: '' })).status).toBe(400);
+    });
+
+    it('ends with an error event, never a clean done, when the agent fails mid-stream', async () => {
+      const res = await sseRequest(base, token, {
+        agent_id: 'reference',
+        query: QUESTION,
+        options: { ref_fail: 'unavailable', ref_fail_after_chunks: 3 },
+      });
+      const { events, sawDone } = await readSse(res);
+      expect(events.filter((e) => e.event === 'chunk')).toHaveLength(3);
+      expect(events.at(-1)!.event).toBe('error');
+      expect(events.at(-1)!.json()).toMatchObject({ code: 'AGENT_UNAVAILABLE' });
+      expect(events.some((e) => e.event === 'done')).toBe(false);
+      expect(sawDone).toBe(true);
+    });
+  });
+
+  describe('WebSocket', () => {
+    const wsUrl = () => base.replace('http', 'ws') + '/api/v1/stream';
+
+    it('refuses the upgrade without a token or from a bad origin', async () => {
+      await expect(WsClient.connect(wsUrl())).rejects.toThrow(/401/);
+      await expect(WsClient.connect(wsUrl(), { authorization: 'Bearer nope' })).rejects.toThrow(/401/);
+      await expect(
+        WsClient.connect(wsUrl(), { authorization: `Bearer ${token}`, origin: 'https://evil.example' }),
+      ).rejects.toThrow(/403/);
+      const ok = await WsClient.connect(wsUrl(), { authorization: `Bearer ${token}`, origin: 'https://app.example' });
+      ok.close();
+    });
+
+    it('multiplexes two runs on one socket, each to its own done', async () => {
+      const ws = await WsClient.connect(wsUrl(), { authorization: `Bearer ${token}` });
+      ws.send('query', { agent_id: 'reference', query: QUESTION });
+      ws.send('query', { agent_id: 'reference', query: 'how are tokens verified?' });
+      const starts = await eventually(() => ws.messages.filter((m) => m.event === 'start').length === 2);
+      expect(starts).toBe(true);
+      const runIds = ws.messages.filter((m) => m.event === 'start').map((m) => m.data.run_id as string);
+      for (const runId of runIds) {
+        const done = await ws.waitFor((m) => m.event === 'done' && m.data.run_id === runId);
+        const text = ws.messages
+          .filter((m) => m.event === 'chunk' && m.data.run_id === runId)
+          .map((m) => m.data.text)
+          .join('');
+        expect(done.data.answer).toBe(text);
+      }
+      ws.close();
+    });
+
+    it('answers a malformed frame with an error event and keeps the socket open', async () => {
+      const ws = await WsClient.connect(wsUrl(), { authorization: `Bearer ${token}` });
+      ws.socket.send('{not json');
+      ws.send('launch', {});
+      ws.send('query', { agent_id: 'reference' });
+      await eventually(() => ws.messages.filter((m) => m.event === 'error').length === 3);
+      expect(ws.messages.map((m) => m.data.code)).toEqual([
+        'VALIDATION_FAILED',
+        'VALIDATION_FAILED',
+        'VALIDATION_FAILED',
+      ]);
+      ws.send('query', { agent_id: 'reference', query: QUESTION });
+      await ws.waitFor((m) => m.event === 'done');
+      ws.close();
+    });
+
+    it('cancels a run: the agent call ends within a second', async () => {
+      const ws = await WsClient.connect(wsUrl(), { authorization: `Bearer ${token}` });
+      ws.send('query', { agent_id: 'reference', query: QUESTION, options: { ref_tokens_per_second: 5 } });
+      const start = await ws.waitFor((m) => m.event === 'start');
+      await ws.waitFor((m) => m.event === 'chunk');
+      ws.send('cancel', { run_id: start.data.run_id });
+      const error = await ws.waitFor((m) => m.event === 'error');
+      expect(error.data).toMatchObject({ code: 'REQUEST_CANCELLED', run_id: start.data.run_id });
+      expect(await eventually(() => activeAgentCalls() === 0, 1000)).toBe(true);
+      ws.close();
+    });
+
+    it('resumes a run on a new socket after the old one dropped', async () => {
+      const first = await WsClient.connect(wsUrl(), { authorization: `Bearer ${token}` });
+      first.send('query', { agent_id: 'reference', query: QUESTION, options: { ref_tokens_per_second: 40 } });
+      const start = await first.waitFor((m) => m.event === 'start');
+      await eventually(() => first.messages.filter((m) => m.event === 'chunk').length >= 3);
+      first.socket.terminate();
+      const seen = first.messages.filter((m) => m.data.run_id === start.data.run_id);
+      const lastSeq = seen.at(-1)!.data.seq as number;
+
+      const second = await WsClient.connect(wsUrl(), { authorization: `Bearer ${token}` });
+      second.send('resume', { run_id: start.data.run_id, after_seq: lastSeq });
+      const done = await second.waitFor((m) => m.event === 'done');
+      const all = [...seen, ...second.messages];
+      expect(all.map((m) => m.data.seq)).toEqual(all.map((_, i) => i));
+      const text = all
+        .filter((m) => m.event === 'chunk')
+        .map((m) => m.data.text)
+        .join('');
+      expect(done.data.answer).toBe(text);
+      second.close();
+    });
+  });
+});
+
+describe('streaming when the agent process dies', () => {
+  let agent: Spawned;
+  let gw: TestGateway;
+
+  afterAll(async () => {
+    await gw?.close();
+    await agent?.stop();
+  });
+
+  it('sends an error event, not a clean end', async () => {
+    const port = await freePort();
+    agent = spawnBuilt('apps/reference-agent/src/main.js', { AGENT_PORT: String(port), AGENT_TOKENS_PER_SECOND: '20' });
+    await agent.waitFor(/listening/);
+    gw = await createTestGateway([{ id: 'reference', targets: [`127.0.0.1:${port}`] }]);
+    const base = await gw.listen();
+    const res = await sseRequest(base, await gw.tokenFor('alice'), { agent_id: 'reference', query: QUESTION });
+    const reading = readSse(res);
+    await sleep(300);
+    agent.child.kill('SIGKILL');
+    const { events, sawDone } = await reading;
+    expect(events.some((e) => e.event === 'chunk')).toBe(true);
+    expect(events.at(-1)!.event).toBe('error');
+    expect(events.at(-1)!.json()).toMatchObject({ code: 'AGENT_UNAVAILABLE' });
+    expect(sawDone).toBe(true);
+  }, 30_000);
+});
