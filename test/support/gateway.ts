@@ -16,6 +16,7 @@ export interface TestAgent {
   max_in_flight?: number;
   breaker?: Record<string, number>;
   retry?: Record<string, number>;
+  cache?: { ttl_ms?: number; shareable?: boolean };
 }
 
 export interface TestGateway {
@@ -38,6 +39,8 @@ export async function createTestGateway(agents: TestAgent[], env: Record<string,
     LOG_LEVEL: 'silent',
     JWT_SECRET: TEST_JWT_SECRET,
     AGENTS: JSON.stringify(agents),
+    // Tests fire many requests quickly; the rate-limit tests set their own limits.
+    RATE_LIMITS: JSON.stringify([{ name: 'test', ttl_ms: 1000, limit: 100_000 }]),
     ...(ownDataDir ? { DATA_DIR: ownDataDir } : {}),
     ...env,
   });

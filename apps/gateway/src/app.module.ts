@@ -3,12 +3,14 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ZodValidationPipe } from 'nestjs-zod';
 import { AgentModule } from './agent/agent.module';
 import { AuthModule } from './auth/auth.module';
+import { CacheModule } from './cache/cache.module';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { AllExceptionsFilter } from './errors/all-exceptions.filter';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { ObservabilityModule } from './observability/logger.module';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { RedisModule } from './redis/redis.module';
 import { StreamModule } from './stream/stream.module';
 
@@ -21,10 +23,12 @@ export class AppModule {
         ConfigModule.forConfig(config),
         ObservabilityModule.forConfig(config),
         DatabaseModule.forConfig(config),
+        RedisModule,
+        RateLimitModule,
         AuthModule,
+        CacheModule,
         AgentModule,
         HealthModule,
-        RedisModule,
         StreamModule,
       ],
       providers: [

@@ -1,4 +1,5 @@
-import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req, Res, UseInterceptors } from '@nestjs/common';
+import { AnswerCacheInterceptor } from '../cache/answer-cache.interceptor';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
 import { AgentService } from './agent.service';
@@ -11,6 +12,7 @@ export class AgentController {
 
   @Post('query')
   @HttpCode(200)
+  @UseInterceptors(AnswerCacheInterceptor)
   query(
     @Body() body: QueryRequestDto,
     @Req() request: AuthenticatedRequest,

@@ -25,6 +25,7 @@ export class JwtAuthGuard implements CanActivate {
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
     if (isPublic) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    if (request.user) return true; // verified already by the rate limiter, which runs first
     const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket;
     if (!request.headers.authorization && typeof ticket === 'string' && this.acceptsTicket(context)) {
       const userId = await this.tickets.verify(ticket);

@@ -58,6 +58,21 @@ export interface StreamConfig {
   allowedOrigins?: string[];
 }
 
+export interface RateLimitConfig {
+  /** Named windows, all enforced: each admits `limit` requests per `ttl_ms` per caller. */
+  limits: { name: string; ttl_ms: number; limit: number }[];
+  /** With Redis unreachable: true lets requests through (the default), false refuses them (503). */
+  failOpen: boolean;
+  /** Bound on callers tracked in memory (without Redis). */
+  maxKeys: number;
+}
+
+export interface CacheConfig {
+  /** In-process LRU (L1) bound; with entries at most maxEntryBytes, memory stays under their product. */
+  maxEntries: number;
+  maxEntryBytes: number;
+}
+
 export interface ShutdownConfig {
   /** After SIGTERM, readiness fails at once; new connections are still served this long, for load balancers to notice. */
   delayMs: number;
@@ -89,6 +104,8 @@ export class AppConfig {
   readonly agents: AgentDefinition[];
   readonly limits: LimitsConfig;
   readonly shutdown: ShutdownConfig;
+  readonly rateLimit: RateLimitConfig;
+  readonly cache: CacheConfig;
   readonly database: DatabaseConfig;
   readonly history: HistoryConfig;
   readonly redis: RedisConfig;
@@ -101,6 +118,12 @@ export class AppConfig {
     this.auth = authConfig(env);
     this.agents = env.AGENTS;
     this.limits = { batchConcurrency: env.BATCH_CONCURRENCY };
+    this.rateLimit = {
+      limits: env.RATE_LIMITS,
+      failOpen: env.RATE_LIMIT_FAIL_OPEN === 'true',
+      maxKeys: env.RATE_LIMIT_MAX_KEYS,
+    };
+    this.cache = { maxEntries: env.CACHE_MAX_ENTRIES, maxEntryBytes: env.CACHE_MAX_ENTRY_BYTES };
     this.shutdown = { delayMs: env.SHUTDOWN_DELAY_MS, drainTimeoutMs: env.DRAIN_TIMEOUT_MS };
     this.database = {
       url: env.DATABASE_URL,

@@ -31,6 +31,15 @@ const retrySchema = z
   })
   .prefault({});
 
+const cacheSchema = z
+  .strictObject({
+    /** How long an answer is served from cache; 0 (the default) disables caching for the agent. */
+    ttl_ms: z.number().int().min(0).max(86_400_000).default(0),
+    /** Answers do not depend on who asks: one user's cached answer may be served to another. */
+    shareable: z.boolean().default(false),
+  })
+  .prefault({});
+
 const agentSchema = z.object({
   id: z.string().regex(AGENT_ID, 'lowercase letters, digits, - and _ (at most 63)'),
   name: z.string().min(1).max(200).optional(),
@@ -42,6 +51,7 @@ const agentSchema = z.object({
   max_in_flight: z.number().int().min(1).max(100_000).default(100),
   breaker: breakerSchema,
   retry: retrySchema,
+  cache: cacheSchema,
 });
 
 export type AgentDefinition = z.infer<typeof agentSchema>;
@@ -71,7 +81,42 @@ const optionalText = z
   .transform((v) => (v?.trim() ? v.trim() : undefined));
 
 export const DEFAULT_AGENTS = JSON.stringify([
-  { id: 'reference', name: 'Reference retrieval agent', type: 'rag', targets: ['127.0.0.1:50051'], deadline_ms: 30000 },
+  {
+    id: 'reference',
+    name: 'Reference retrieval agent',
+    type: 'rag',
+    targets: ['127.0.0.1:50051'],
+    deadline_ms: 30000,
+    cache: { ttl_ms: 60000 },
+  },
+]);
+
+const rateLimitsSchema = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON: [{"name":"second","ttl_ms":1000,"limit":20}]' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
+          ttl_ms: z.number().int().min(100).max(86_400_000),
+          limit: z.number().int().min(1).max(1_000_000),
+        }),
+      )
+      .min(1)
+      .max(8),
+  );
+
+export const DEFAULT_RATE_LIMITS = JSON.stringify([
+  { name: 'second', ttl_ms: 1000, limit: 20 },
+  { name: 'minute', ttl_ms: 60_000, limit: 600 },
 ]);
 
 export const envSchema = z.object({
@@ -113,6 +158,12 @@ export const envSchema = z.object({
 
   SHUTDOWN_DELAY_MS: int(0, 120_000, 3000),
   DRAIN_TIMEOUT_MS: int(100, 600_000, 20_000),
+
+  RATE_LIMITS: rateLimitsSchema.prefault(DEFAULT_RATE_LIMITS),
+  RATE_LIMIT_FAIL_OPEN: z.enum(['true', 'false']).default('true'),
+  RATE_LIMIT_MAX_KEYS: int(1000, 10_000_000, 100_000),
+  CACHE_MAX_ENTRIES: int(0, 10_000_000, 10_000),
+  CACHE_MAX_ENTRY_BYTES: int(1024, 16 * 1024 * 1024, 256 * 1024),
 
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
   BATCH_CONCURRENCY: int(1, 256, 4),

@@ -11,6 +11,7 @@ export enum ErrorCode {
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   RATE_LIMITED = 'RATE_LIMITED',
+  RATE_LIMIT_UNAVAILABLE = 'RATE_LIMIT_UNAVAILABLE',
   TOO_MANY_STREAMS = 'TOO_MANY_STREAMS',
   RUN_NOT_FOUND = 'RUN_NOT_FOUND',
   RUN_TOO_LARGE = 'RUN_TOO_LARGE',
@@ -67,6 +68,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.AGENT_OVERLOADED:
     case ErrorCode.CIRCUIT_OPEN:
     case ErrorCode.DATABASE_UNAVAILABLE:
+    case ErrorCode.RATE_LIMIT_UNAVAILABLE:
       return 503;
     case ErrorCode.AGENT_TIMEOUT:
       return 504;

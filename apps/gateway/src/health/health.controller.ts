@@ -9,13 +9,18 @@ import {
   type HealthIndicatorFunction,
 } from '@nestjs/terminus';
 import { Public } from '../auth/public.decorator';
+import { NoRateLimit } from '../rate-limit/rate-limit.guard';
 import { AgentClient } from '../agent/agent-client';
+import { RedisService } from '../redis/redis.service';
 import { DrainState } from './drain-state';
 
 const AGENT_CHECK_TIMEOUT_MS = 1000;
 const DATABASE_CHECK_TIMEOUT_MS = 1000;
+const REDIS_CHECK_TIMEOUT_MS = 500;
 
+/** Probes are neither authenticated nor rate limited: an orchestrator must always get an answer. */
 @Public()
+@NoRateLimit()
 @Controller('health')
 export class HealthController {
   constructor(
@@ -24,6 +29,7 @@ export class HealthController {
     private readonly database: TypeOrmHealthIndicator,
     private readonly agents: AgentClient,
     private readonly drain: DrainState,
+    private readonly redis: RedisService,
   ) {}
 
   /** The process answers: never depends on the database, Redis or an agent. */
@@ -51,6 +57,7 @@ export class HealthController {
     return [
       () => this.checkNotDraining(),
       () => this.database.pingCheck('database', { timeout: DATABASE_CHECK_TIMEOUT_MS }),
+      ...(this.redis.enabled ? [() => this.checkRedis()] : []),
       ...this.agents.agentIds.map((id) => () => this.checkAgent(id)),
     ];
   }
@@ -63,6 +70,17 @@ export class HealthController {
       if (!(error instanceof ServiceUnavailableException)) throw error;
       void reply.status(503).header('cache-control', 'no-store');
       return error.getResponse() as HealthCheckResult;
+    }
+  }
+
+  /** Redis down is worth knowing, though the gateway keeps serving without it (see README). */
+  private async checkRedis() {
+    const check = this.indicators.check('redis');
+    try {
+      await this.redis.ping(REDIS_CHECK_TIMEOUT_MS);
+      return check.up();
+    } catch (error) {
+      return check.down({ message: (error as Error).message });
     }
   }
 

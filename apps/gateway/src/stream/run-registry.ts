@@ -82,14 +82,14 @@ export class RunRegistry implements BeforeApplicationShutdown {
     const expire = async () => {
       if (entry.readers > 0 || entry.run.finished) return;
       if (await this.mirror.hasRemoteReader(entry.run.id)) {
-        entry.resumeTimer = setTimeout(() => void expire(), this.config.stream.resumeWindowMs || 1000);
+        entry.resumeTimer = setTimeout(() => void expire(), this.config.stream.resumeWindowMs || 1000).unref();
         return;
       }
       this.logger.log({ run_id: entry.run.id }, 'no reader came back: cancelling the run');
       entry.run.cancel(ErrorCode.CLIENT_GONE);
     };
     if (this.config.stream.resumeWindowMs === 0) return void expire();
-    entry.resumeTimer = setTimeout(() => void expire(), this.config.stream.resumeWindowMs);
+    entry.resumeTimer = setTimeout(() => void expire(), this.config.stream.resumeWindowMs).unref();
   }
 
   private forgetLater(runId: string): void {

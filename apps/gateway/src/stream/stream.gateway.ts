@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import type { RawData, WebSocket } from 'ws';
-import { AppConfig } from '../config/app-config';
+import { RateLimiter } from '../rate-limit/rate-limiter';
 import { mapError } from '../errors/all-exceptions.filter';
 import { DrainState } from '../health/drain-state';
 import type { Run } from './run';
@@ -32,7 +32,7 @@ export class StreamGateway implements OnGatewayConnection {
     private readonly streams: StreamService,
     private readonly registry: RunRegistry,
     private readonly drain: DrainState,
-    private readonly config: AppConfig,
+    private readonly limiter: RateLimiter,
   ) {}
 
   handleConnection(socket: WebSocket, request: UpgradeRequest): void {
@@ -83,6 +83,7 @@ export class StreamGateway implements OnGatewayConnection {
     try {
       switch (message.event) {
         case 'query': {
+          await this.limiter.consume(`user:${userId}`, 'ws');
           const run = await this.streams.start(message.data, {
             userId,
             requestId: `ws-${connectionId}-${randomUUID()}`,

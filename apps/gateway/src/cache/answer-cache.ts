@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { CACHE_MANAGER } from '@nestjs/cache-manager';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Cache } from 'cache-manager';
+import { AppConfig } from '../config/app-config';
+import type { AgentDefinition } from '../config/env.schema';
+
+export interface CacheableQuery {
+  agent: AgentDefinition;
+  userId: string;
+  query: string;
+  options: Record<string, unknown>;
+}
+
+/**
+ * Answers cached in two tiers (in-process LRU, then Redis when configured). Lookups are bounded by
+ * the Redis command timeout and errors count as misses: the cache can make a request faster, never
+ * fail or hang it. Identical misses in flight at once share one agent call.
+ */
+@Injectable()
+export class AnswerCache {
+  private readonly logger = new Logger(AnswerCache.name);
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly versions = new Map<string, string>();
+  private warned = false;
+
+  constructor(
+    @Inject(CACHE_MANAGER) private readonly cache: Cache,
+    private readonly config: AppConfig,
+  ) {
+    for (const agent of config.agents) {
+      this.versions.set(agent.id, createHash('sha256').update(JSON.stringify(agent)).digest('hex').slice(0, 16));
+    }
+  }
+
+  /** One key per agent version, normalised question and options, and caller (unless shareable). */
+  keyFor({ agent, userId, query, options }: CacheableQuery): string {
+    const normalised = query.normalize('NFC').trim().replace(/\s+/g, ' ');
+    const sortedOptions = Object.keys(options)
+      .sort()
+      .map((k) => [k, String(options[k])]);
+    const who = agent.cache.shareable ? '*' : userId;
+    const digest = createHash('sha256')
+      .update(JSON.stringify([this.versions.get(agent.id), normalised, sortedOptions, who]))
+      .digest('base64url');
+    return `answer:${agent.id}:${digest}`;
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    try {
+      return await withTimeout(this.cache.get<T>(key), this.config.redis.commandTimeoutMs);
+    } catch (error) {
+      this.warn(error);
+      return undefined;
+    }
+  }
+
+  set(key: string, value: unknown, ttlMs: number): void {
+    if (Buffer.byteLength(JSON.stringify(value)) > this.config.cache.maxEntryBytes) return;
+    withTimeout(this.cache.set(key, value, ttlMs), this.config.redis.commandTimeoutMs).catch((e: unknown) =>
+      this.warn(e),
+    );
+  }
+
+  /** Runs `load` once for all concurrent callers of the same key. */
+  coalesce<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const pending = this.inFlight.get(key) as Promise<T> | undefined;
+    if (pending) return pending;
+    const promise = load().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, promise);
+    return promise;
+  }
+
+  private warn(error: unknown): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.logger.warn({ err: (error as Error)?.message }, 'answer cache degraded to a miss');
+    setTimeout(() => (this.warned = false), 10_000).unref();
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`cache did not answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

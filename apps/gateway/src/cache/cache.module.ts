@@ -1,0 +1,54 @@
+import KeyvRedis from '@keyv/redis';
+import { CacheModule as NestCacheModule } from '@nestjs/cache-manager';
+import { Global, Logger, Module } from '@nestjs/common';
+import { CacheableMemory } from 'cacheable';
+import { Keyv } from 'keyv';
+import { AppConfig } from '../config/app-config';
+import { AnswerCache } from './answer-cache';
+import { AnswerCacheInterceptor } from './answer-cache.interceptor';
+
+/** Shutting down must not wait on a Redis that is away: close without the polite QUIT. */
+class ForcefulKeyvRedis extends KeyvRedis<unknown> {
+  override disconnect(): Promise<void> {
+    return super.disconnect(true);
+  }
+}
+
+/** L1: a bounded in-process LRU. L2: Redis (shared by every replica) when REDIS_URL is set. */
+function stores(config: AppConfig): Keyv[] {
+  const logger = new Logger('AnswerCache');
+  const l1 = new Keyv({ store: new CacheableMemory({ lruSize: config.cache.maxEntries, checkInterval: 30_000 }) });
+  if (!config.redis.url) return [l1];
+  const redisStore = new ForcefulKeyvRedis(
+    {
+      url: config.redis.url,
+      // While Redis is away commands fail at once instead of queueing (and growing) until it returns.
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
+    },
+    {
+      namespace: `${config.redis.keyPrefix}cache`,
+      throwOnConnectError: false,
+      throwOnErrors: false,
+      connectionTimeout: 2000,
+    },
+  );
+  const l2 = new Keyv({ store: redisStore, useKeyPrefix: false });
+  // An unhandled 'error' event would end the process; a cache outage must only cost hits.
+  l2.on('error', (error: Error) => logger.debug({ err: error.message }, 'redis cache error'));
+  redisStore.on('error', () => undefined);
+  return [l1, l2];
+}
+
+@Global()
+@Module({
+  imports: [
+    NestCacheModule.registerAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => ({ stores: stores(config) }),
+    }),
+  ],
+  providers: [AnswerCache, AnswerCacheInterceptor],
+  exports: [AnswerCache, AnswerCacheInterceptor],
+})
+export class CacheModule {}

@@ -1,0 +1,109 @@
+import { Injectable, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  ThrottlerGuard,
+  ThrottlerStorage,
+  type ThrottlerModuleOptions,
+  type ThrottlerRequest,
+} from '@nestjs/throttler';
+import { InjectThrottlerOptions, InjectThrottlerStorage } from '@nestjs/throttler';
+import { bearerToken } from '../auth/jwt-auth.guard';
+import { JwtVerifier } from '../auth/jwt-verifier';
+import type { FastifyReply } from 'fastify';
+import type { AuthenticatedRequest } from '../auth/auth-user';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code';
+import type { RateLimitStore } from './rate-limit.store';
+
+/** What a request costs: a batch counts as its number of items. */
+function costOf(request: AuthenticatedRequest): number {
+  const body = request.body as { requests?: unknown } | undefined;
+  return Array.isArray(body?.requests) ? Math.max(1, body.requests.length) : 1;
+}
+
+const NO_RATE_LIMIT = 'rateLimit:skip';
+/** For probes an orchestrator must always get an answer from. */
+export const NoRateLimit = (): ClassDecorator & MethodDecorator => SetMetadata(NO_RATE_LIMIT, true);
+
+/**
+ * @nestjs/throttler's guard with our store, a cost per request, the standard RateLimit headers and
+ * our error shape (429 RATE_LIMITED with Retry-After).
+ */
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    private readonly verifier: JwtVerifier,
+  ) {
+    super(options, storage, reflector);
+  }
+
+  /**
+   * Runs before authentication, so that bad and missing tokens are limited too (by IP). A valid
+   * token is verified here once and left on the request for the auth guard.
+   */
+  protected override async getTracker(request: Record<string, unknown>): Promise<string> {
+    const req = request as unknown as AuthenticatedRequest;
+    if (!req.user && req.headers.authorization) {
+      req.user = await this.verifier.verify(bearerToken(req.headers.authorization)).catch(() => undefined);
+    }
+    return req.user ? `user:${req.user.id}` : `ip:${req.ip}`;
+  }
+
+  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
+    return (
+      this.reflector.getAllAndOverride<boolean>(NO_RATE_LIMIT, [context.getHandler(), context.getClass()]) === true ||
+      (await super.shouldSkip(context))
+    );
+  }
+
+  protected override async handleRequest({
+    context,
+    limit,
+    ttl,
+    throttler,
+    getTracker,
+    generateKey,
+  }: ThrottlerRequest) {
+    const http = context.switchToHttp();
+    const request = http.getRequest<AuthenticatedRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const key = generateKey(context, await getTracker(request, context), throttler.name ?? 'default');
+    const store = this.storageService as RateLimitStore;
+    const hit = await store.increment(key, ttl, limit, 0, throttler.name ?? 'default', costOf(request));
+    this.setHeaders(reply, throttler.name ?? 'default', limit, ttl, hit.totalHits, hit.timeToExpire);
+    if (hit.isBlocked) {
+      throw new AppException(
+        ErrorCode.RATE_LIMITED,
+        `rate limit "${throttler.name}" exceeded: ${limit} per ${ttl} ms`,
+        hit.timeToExpire,
+      );
+    }
+    return true;
+  }
+
+  /** RateLimit-* (IETF draft) for the tightest window seen so far in this request. */
+  private setHeaders(
+    reply: FastifyReply,
+    name: string,
+    limit: number,
+    ttlMs: number,
+    hits: number,
+    resetSeconds: number,
+  ): void {
+    const remaining = Math.max(0, limit - hits);
+    const current = Number(reply.getHeader('ratelimit-remaining') ?? Infinity);
+    if (remaining < current) {
+      void reply.header('ratelimit-limit', limit);
+      void reply.header('ratelimit-remaining', remaining);
+      void reply.header('ratelimit-reset', resetSeconds);
+    }
+    const policy = reply.getHeader('ratelimit-policy');
+    void reply.header(
+      'ratelimit-policy',
+      `${policy ? `${String(policy)}, ` : ''}${limit};w=${Math.round(ttlMs / 1000)};name="${name}"`,
+    );
+  }
+}

@@ -1,0 +1,273 @@
+import { randomUUID } from 'node:crypto';
+import { createTestGateway, type TestGateway } from '../support/gateway';
+import { eventually, WsClient } from '../support/clients';
+import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
+import { TcpProxy } from '../support/tcp-proxy';
+import { RateLimitStore } from '../../apps/gateway/src/rate-limit/rate-limit.store';
+
+const REDIS = new URL(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+const QUESTION = 'how are tokens verified?';
+
+const cached = { ttl_ms: 60_000 };
+
+function ask(gw: TestGateway, token: string, body: object, headers: Record<string, string> = {}) {
+  return gw.app.inject({
+    method: 'POST',
+    url: '/api/v1/agent/query',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+    payload: JSON.stringify(body),
+  });
+}
+
+describe('the answer cache (in memory)', () => {
+  let agent: RunningAgent;
+  let gw: TestGateway;
+  let alice: string;
+  let bob: string;
+
+  beforeAll(async () => {
+    agent = await startReferenceAgent();
+    gw = await createTestGateway([
+      { id: 'private', targets: [agent.target], cache: cached },
+      { id: 'public', targets: [agent.target], cache: { ...cached, shareable: true } },
+      { id: 'uncached', targets: [agent.target] },
+    ]);
+    [alice, bob] = await Promise.all([gw.tokenFor('alice'), gw.tokenFor('bob')]);
+  }, 30_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await agent?.stop();
+  });
+
+  const calls = () => agent.server.stats().total;
+
+  it('misses, then hits, with X-Cache saying which; the same answer both times', async () => {
+    const before = calls();
+    const first = await ask(gw, alice, { agent_id: 'private', query: QUESTION });
+    const second = await ask(gw, alice, { agent_id: 'private', query: `  ${QUESTION.replace(' ', '   ')} ` });
+    expect(first.headers['x-cache']).toBe('MISS');
+    expect(second.headers['x-cache']).toBe('HIT');
+    expect(second.json()).toEqual(first.json());
+    expect(calls() - before).toBe(1);
+  });
+
+  it("never serves one user's answer to another, unless the agent is shareable", async () => {
+    await ask(gw, alice, { agent_id: 'private', query: 'what is a batch?' });
+    expect((await ask(gw, bob, { agent_id: 'private', query: 'what is a batch?' })).headers['x-cache']).toBe('MISS');
+    await ask(gw, alice, { agent_id: 'public', query: 'what is a batch?' });
+    expect((await ask(gw, bob, { agent_id: 'public', query: 'what is a batch?' })).headers['x-cache']).toBe('HIT');
+  });
+
+  it('keys on options, skips sessions and uncached agents, and obeys Cache-Control: no-cache', async () => {
+    await ask(gw, alice, { agent_id: 'private', query: 'deadline', options: { a: 1 } });
+    expect(
+      (await ask(gw, alice, { agent_id: 'private', query: 'deadline', options: { a: 2 } })).headers['x-cache'],
+    ).toBe('MISS');
+    expect((await ask(gw, alice, { agent_id: 'uncached', query: 'deadline' })).headers['x-cache']).toBeUndefined();
+    const before = calls();
+    const fresh = await ask(
+      gw,
+      alice,
+      { agent_id: 'private', query: 'deadline', options: { a: 1 } },
+      { 'cache-control': 'no-cache' },
+    );
+    expect(fresh.headers['x-cache']).toBe('MISS');
+    expect(calls() - before).toBe(1);
+  });
+
+  it('turns 20 concurrent identical misses into one agent call', async () => {
+    const before = calls();
+    const query = `concurrent ${randomUUID()}`;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        ask(gw, alice, { agent_id: 'private', query, options: { ref_latency_ms: 100 } }),
+      ),
+    );
+    expect(results.every((r) => r.statusCode === 200)).toBe(true);
+    expect(new Set(results.map((r) => r.json().id)).size).toBe(1);
+    expect(calls() - before).toBe(1);
+  });
+
+  it('still validates what it caches: a bad request is 400, cached or not', async () => {
+    expect((await ask(gw, alice, { agent_id: 'private', query: '' })).statusCode).toBe(400);
+    expect((await ask(gw, alice, { agent_id: 'private', query: 'x', extra: true })).statusCode).toBe(400);
+  });
+});
+
+describe('rate limits', () => {
+  let agent: RunningAgent;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    agent = await startReferenceAgent();
+    gw = await createTestGateway([{ id: 'reference', targets: [agent.target] }], {
+      RATE_LIMITS: JSON.stringify([
+        { name: 'burst', ttl_ms: 60_000, limit: 5 },
+        { name: 'minute', ttl_ms: 60_000, limit: 100 },
+      ]),
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await agent?.stop();
+  });
+
+  it('admits N per window per user, then 429 with Retry-After and RateLimit headers; other users unaffected', async () => {
+    const alice = await gw.tokenFor(`alice-${randomUUID()}`);
+    const responses = [];
+    for (let i = 0; i < 7; i++) responses.push(await ask(gw, alice, { agent_id: 'reference', query: 'hi' }));
+    const statuses = responses.map((r) => r.statusCode);
+    const last = responses[6];
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    expect(last.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+    expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
+    expect(last.headers['ratelimit-limit']).toBe('5');
+    expect(last.headers['ratelimit-remaining']).toBe('0');
+    expect(last.headers['ratelimit-policy']).toContain('5;w=60');
+    const bob = await gw.tokenFor(`bob-${randomUUID()}`);
+    expect((await ask(gw, bob, { agent_id: 'reference', query: 'hi' })).statusCode).toBe(200);
+  });
+
+  it('counts a batch as its number of items', async () => {
+    const carol = await gw.tokenFor(`carol-${randomUUID()}`);
+    const batch = (n: number) =>
+      gw.app.inject({
+        method: 'POST',
+        url: '/api/v1/agent/batch',
+        headers: { authorization: `Bearer ${carol}`, 'content-type': 'application/json' },
+        payload: JSON.stringify({
+          requests: Array.from({ length: n }, () => ({ agent_id: 'reference', query: 'hi' })),
+        }),
+      });
+    expect((await batch(4)).statusCode).toBe(200);
+    expect((await batch(2)).statusCode).toBe(429);
+  });
+
+  it('limits requests without a valid token by IP, and never the health probes', async () => {
+    const statuses = [];
+    for (let i = 0; i < 7; i++) {
+      statuses.push(
+        (await gw.app.inject({ method: 'GET', url: '/api/v1/agents', remoteAddress: '10.9.9.9' })).statusCode,
+      );
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    for (let i = 0; i < 10; i++)
+      expect((await gw.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+  });
+
+  it('limits WebSocket queries too', async () => {
+    const base = await gw.listen();
+    const dave = await gw.tokenFor(`dave-${randomUUID()}`);
+    const ws = await WsClient.connect(`${base.replace('http', 'ws')}/api/v1/stream`, {
+      authorization: `Bearer ${dave}`,
+    });
+    for (let i = 0; i < 6; i++) ws.send('query', { agent_id: 'reference', query: 'hi' });
+    const limited = await ws.waitFor((m) => m.event === 'error' && m.data.code === 'RATE_LIMITED');
+    expect(limited.data.status).toBe(429);
+    expect(ws.messages.filter((m) => m.event === 'start')).toHaveLength(5);
+    ws.close();
+  });
+
+  it('keeps the in-memory counters bounded however many callers there are', async () => {
+    const store = gw.app.get(RateLimitStore);
+    for (let i = 0; i < 120_000; i++) await store.increment(`caller-${i}`, 60_000, 5, 0, 'burst');
+    expect(store.trackedKeys).toBeLessThanOrEqual(100_000);
+  });
+});
+
+describe('two replicas sharing Redis', () => {
+  let agent: RunningAgent;
+  let one: TestGateway;
+  let two: TestGateway;
+
+  beforeAll(async () => {
+    agent = await startReferenceAgent();
+    const env = {
+      REDIS_URL: REDIS.toString(),
+      REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+      RATE_LIMITS: JSON.stringify([{ name: 'minute', ttl_ms: 60_000, limit: 6 }]),
+    };
+    const agents = [{ id: 'reference', targets: [agent.target], cache: { ttl_ms: 60_000 } }];
+    one = await createTestGateway(agents, env);
+    two = await createTestGateway(agents, env);
+    await Promise.all([one.listen(), two.listen()]);
+  }, 30_000);
+
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+    await agent?.stop();
+  });
+
+  it('admits N per minute in total, not N per replica', async () => {
+    const token = await one.tokenFor(`erin-${randomUUID()}`);
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const gw = i % 2 === 0 ? one : two;
+      statuses.push((await ask(gw, token, { agent_id: 'reference', query: `q${i}` })).statusCode);
+    }
+    expect(statuses.filter((s) => s === 200)).toHaveLength(6);
+    expect(statuses.slice(6)).toEqual([429, 429, 429, 429]);
+  });
+
+  it('serves from one replica an answer cached by the other', async () => {
+    const token = await one.tokenFor(`frank-${randomUUID()}`);
+    const first = await ask(one, token, { agent_id: 'reference', query: QUESTION });
+    expect(first.headers['x-cache']).toBe('MISS');
+    const before = agent.server.stats().total;
+    const second = await ask(two, token, { agent_id: 'reference', query: QUESTION });
+    expect(second.headers['x-cache']).toBe('HIT');
+    expect(second.json()).toEqual(first.json());
+    expect(agent.server.stats().total).toBe(before);
+  });
+});
+
+describe('when Redis goes away', () => {
+  let agent: RunningAgent;
+  let proxy: TcpProxy;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    agent = await startReferenceAgent();
+    proxy = new TcpProxy(REDIS.hostname, Number(REDIS.port || 6379));
+    const port = await proxy.start();
+    gw = await createTestGateway([{ id: 'reference', targets: [agent.target], cache: { ttl_ms: 60_000 } }], {
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+      REDIS_COMMAND_TIMEOUT_MS: '200',
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await proxy?.stop();
+    await agent?.stop();
+  });
+
+  it('keeps serving (cache misses, rate limits open), says so in readiness, and recovers', async () => {
+    const token = await gw.tokenFor('grace');
+    expect(
+      await eventually(async () => (await gw.app.inject({ method: 'GET', url: '/health/ready' })).statusCode === 200),
+    ).toBe(true);
+
+    await proxy.stop();
+    const started = Date.now();
+    const res = await ask(gw, token, { agent_id: 'reference', query: `while redis is down ${randomUUID()}` });
+    expect(res.statusCode).toBe(200);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const ready = await gw.app.inject({ method: 'GET', url: '/health/ready' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ error: { redis: { status: 'down' } } });
+    expect((await gw.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+
+    await proxy.start();
+    expect(
+      await eventually(
+        async () => (await gw.app.inject({ method: 'GET', url: '/health/ready' })).statusCode === 200,
+        10_000,
+      ),
+    ).toBe(true);
+  }, 30_000);
+});
