@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""A Python agent served over proto/agent.proto with grpcio.
+
+Run:   /usr/bin/python3 agent_server.py --port 50061
+Plug in your own agent by writing a class with `answer()` and `stream()` like KeywordAgent below,
+and passing it to serve() (see README.md: LangChain example).
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from concurrent import futures
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "generated"))
+
+import grpc  # noqa: E402
+
+import agent_pb2  # noqa: E402
+import agent_pb2_grpc  # noqa: E402
+import health_pb2  # noqa: E402
+import health_pb2_grpc  # noqa: E402
+
+
+def log(msg, **fields):
+    print(json.dumps({"level": "info", "service": "python-agent", "msg": msg, **fields}), flush=True)
+
+
+class KeywordAgent:
+    """A tiny stand-in for a real agent: answers from a few notes by keyword overlap."""
+
+    NOTES = {
+        "deadline": "Every agent call carries a deadline; past it the gateway answers 504.",
+        "stream": "Streams are sent as Server-Sent Events or over a WebSocket, and can be resumed.",
+        "python": "This agent is written in Python with grpcio and speaks proto/agent.proto.",
+    }
+
+    def answer(self, query, history, options):
+        words = set(query.lower().split())
+        hits = [(key, text) for key, text in self.NOTES.items() if key in words or any(key in w for w in words)]
+        if not hits:
+            hits = [("python", self.NOTES["python"])]
+        text = " ".join(t for _, t in hits)
+        sources = [agent_pb2.Source(id=k, title=k, content=t, score=1.0, uri=f"notes://{k}") for k, t in hits]
+        prompt = len(query.split()) + sum(len(m.content.split()) for m in history)
+        completion = len(text.split())
+        usage = agent_pb2.Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+        return text, sources, usage
+
+    def stream(self, query, history, options):
+        """Yields the answer piece by piece, then one final (sources, usage) tuple."""
+        text, sources, usage = self.answer(query, history, options)
+        for word in text.split(" "):
+            yield word + " "
+        yield (sources, usage)
+
+
+class AgentService(agent_pb2_grpc.AgentServiceServicer):
+    def __init__(self, agent, tokens_per_second):
+        self.agent = agent
+        self.gap = 1.0 / tokens_per_second if tokens_per_second > 0 else 0
+        self.active = 0
+        self.lock = threading.Lock()
+
+    def _track(self, context):
+        with self.lock:
+            self.active += 1
+        return dict(context.invocation_metadata()).get("x-request-id", "")
+
+    def Query(self, request, context):
+        request_id = self._track(context)
+        try:
+            started = time.monotonic()
+            text, sources, usage = self.agent.answer(request.query, request.history, dict(request.options))
+            return agent_pb2.QueryResponse(
+                id=str(uuid.uuid4()),
+                answer=text,
+                sources=sources,
+                usage=usage,
+                latency_ms=int((time.monotonic() - started) * 1000),
+            )
+        finally:
+            with self.lock:
+                self.active -= 1
+            log("call", method="Query", request_id=request_id)
+
+    def StreamQuery(self, request, context):
+        request_id = self._track(context)
+        cancelled = threading.Event()
+
+        def on_rpc_done():
+            if not context.is_active():
+                cancelled.set()
+
+        context.add_callback(on_rpc_done)
+        response_id = str(uuid.uuid4())
+        sent = 0
+        try:
+            gap = float(request.options.get("py_gap_s", self.gap))
+            for piece in self.agent.stream(request.query, request.history, dict(request.options)):
+                # The gateway cancels the call when its client cancels or goes away: stop working.
+                if cancelled.is_set() or not context.is_active():
+                    log("cancelled", method="StreamQuery", request_id=request_id, sent=sent)
+                    return
+                if isinstance(piece, tuple):
+                    sources, usage = piece
+                    yield agent_pb2.QueryChunk(id=response_id, chunk="", is_final=True, sources=sources, usage=usage)
+                    break
+                yield agent_pb2.QueryChunk(id=response_id, chunk=piece, is_final=False)
+                sent += 1
+                if gap:
+                    cancelled.wait(gap)
+            log("call", method="StreamQuery", request_id=request_id, sent=sent)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def BatchQuery(self, request, context):
+        results = []
+        for item in request.requests:
+            try:
+                results.append(agent_pb2.BatchQueryResult(response=self.Query(item, context)))
+            except Exception as error:  # one item's failure does not fail the batch
+                results.append(
+                    agent_pb2.BatchQueryResult(error=agent_pb2.BatchQueryError(code=13, message=str(error)))
+                )
+        return agent_pb2.BatchQueryResponse(results=results)
+
+
+class Health(health_pb2_grpc.HealthServicer):
+    def __init__(self):
+        self.status = health_pb2.HealthCheckResponse.SERVING
+
+    def Check(self, request, context):
+        return health_pb2.HealthCheckResponse(status=self.status)
+
+    def Watch(self, request, context):
+        yield health_pb2.HealthCheckResponse(status=self.status)
+        while context.is_active():
+            time.sleep(1)
+
+
+def serve(agent, host, port, tokens_per_second):
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+    agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentService(agent, tokens_per_second), server)
+    health = Health()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    server.start()
+    log("listening", port=bound)
+
+    def stop(signum, _frame):
+        log("shutting down", signal=signum)
+        health.status = health_pb2.HealthCheckResponse.NOT_SERVING
+        server.stop(grace=5)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("AGENT_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("AGENT_PORT", "50061")))
+    parser.add_argument("--tokens-per-second", type=float, default=float(os.environ.get("AGENT_TOKENS_PER_SECOND", "20")))
+    args = parser.parse_args()
+    serve(KeywordAgent(), args.host, args.port, args.tokens_per_second)

@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createTestGateway, type TestGateway } from '../support/gateway';
+import { eventually, readSse, sseRequest } from '../support/clients';
+import { freePort } from '../support/processes';
+
+const PYTHON = process.env.TEST_PYTHON ?? '/usr/bin/python3';
+const SERVER = join(__dirname, '..', '..', 'examples', 'python-agent', 'agent_server.py');
+
+/** The gateway in front of the example Python agent (grpcio from Debian), as a team would run it. */
+describe('the gateway with the Python agent', () => {
+  let python: ChildProcess;
+  let output = '';
+  let gw: TestGateway;
+  let base: string;
+  let token: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    python = spawn(PYTHON, [SERVER, '--port', String(port), '--tokens-per-second', '10'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    python.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    python.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    expect(await eventually(() => output.includes('"listening"'), 15_000)).toBe(true);
+    gw = await createTestGateway([{ id: 'py', targets: [`127.0.0.1:${port}`] }]);
+    base = await gw.listen();
+    token = await gw.tokenFor('alice');
+  }, 30_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    python?.kill('SIGTERM');
+  });
+
+  it('answers a query with sources and usage', async () => {
+    const res = await fetch(`${base}/api/v1/agent/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-request-id': 'py-query-1' },
+      body: JSON.stringify({ agent_id: 'py', query: 'what is a deadline?' }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { answer: string; sources: { id: string }[]; usage: { total_tokens: number } };
+    expect(body.answer).toMatch(/deadline/);
+    expect(body.sources[0].id).toBe('deadline');
+    expect(body.usage.total_tokens).toBeGreaterThan(0);
+    expect(await eventually(() => output.includes('"request_id": "py-query-1"'))).toBe(true);
+  });
+
+  it('streams an answer to its done event', async () => {
+    const { events } = await readSse(
+      await sseRequest(base, token, { agent_id: 'py', query: 'tell me about streams', options: { py_gap_s: 0 } }),
+    );
+    expect(events.at(-1)!.event).toBe('done');
+    expect(events.at(-1)!.json().answer).toMatch(/Server-Sent Events/);
+  });
+
+  it('cancels a stream, and the Python side sees the cancellation', async () => {
+    let runId = '';
+    const reading = readSse(
+      await sseRequest(
+        base,
+        token,
+        { agent_id: 'py', query: 'tell me about streams and python' },
+        { 'x-request-id': 'py-cancel-1' },
+      ),
+      Infinity,
+      (e) => {
+        if (e.event === 'start') runId = e.json().run_id as string;
+      },
+    );
+    expect(await eventually(() => runId !== '')).toBe(true);
+    await fetch(`${base}/api/v1/agent/stream/${runId}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const { events } = await reading;
+    expect(events.at(-1)!.json()).toMatchObject({ code: 'REQUEST_CANCELLED' });
+    expect(await eventually(() => /"msg": "cancelled".*"request_id": "py-cancel-1"/.test(output), 3000)).toBe(true);
+  });
+
+  it('is ready when the Python agent answers grpc.health.v1', async () => {
+    const res = await fetch(`${base}/health/ready`);
+    expect(res.status).toBe(200);
+  });
+});
