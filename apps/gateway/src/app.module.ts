@@ -10,6 +10,7 @@ import { AllExceptionsFilter } from './errors/all-exceptions.filter';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { ObservabilityModule } from './observability/logger.module';
+import { MetricsModule } from './observability/metrics.module';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { RedisModule } from './redis/redis.module';
 import { StreamModule } from './stream/stream.module';
@@ -22,6 +23,7 @@ export class AppModule {
       imports: [
         ConfigModule.forConfig(config),
         ObservabilityModule.forConfig(config),
+        MetricsModule,
         DatabaseModule.forConfig(config),
         RedisModule,
         RateLimitModule,

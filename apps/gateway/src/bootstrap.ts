@@ -6,6 +6,7 @@ import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { REQUEST_ID_HEADER, requestIdFor } from './observability/request-id';
 import { AuthenticatedWsAdapter } from './stream/ws-auth.adapter';
+import { MetricsService } from './observability/metrics.service';
 import { AppException } from './errors/app.exception';
 import { ErrorCode } from './errors/error-code';
 
@@ -43,6 +44,16 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     done();
   });
   useJsonErrorsWithOurCodes(fastify);
+  const metrics = app.get(MetricsService);
+  fastify.addHook('onResponse', (request, reply, done) => {
+    // The route template, not the URL: ids in paths must not explode the label space.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
   app.useWebSocketAdapter(new AuthenticatedWsAdapter(app));
   return app;
 }

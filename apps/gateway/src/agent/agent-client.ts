@@ -4,6 +4,7 @@ import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { METADATA_REQUEST_ID, type QueryRequest, type QueryResponse } from '@app/contracts';
 import { AppConfig } from '../config/app-config';
+import { MetricsService } from '../observability/metrics.service';
 import type { AgentDefinition } from '../config/env.schema';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
@@ -57,11 +58,19 @@ export class AgentClient implements OnApplicationShutdown {
   private readonly logger = new Logger(AgentClient.name);
   private readonly backends = new Map<string, Backend>();
 
-  constructor(config: AppConfig) {
+  constructor(
+    config: AppConfig,
+    private readonly metrics: MetricsService,
+  ) {
+    const onBreakerChange = (agent: string, target: string, state: BreakerState) =>
+      metrics.setBreaker(agent, target, state);
     for (const definition of config.agents) {
       this.backends.set(definition.id, {
         definition,
-        targets: definition.targets.map((address) => new AgentTarget(definition.id, address, definition.breaker)),
+        targets: definition.targets.map((address) => {
+          metrics.setBreaker(definition.id, address, 'closed');
+          return new AgentTarget(definition.id, address, definition.breaker, onBreakerChange);
+        }),
         next: 0,
         bulkhead: new Bulkhead(definition.id, definition.max_in_flight),
         retryBudget: new RetryBudget(definition.retry),
@@ -89,9 +98,11 @@ export class AgentClient implements OnApplicationShutdown {
         tried.add(target);
         try {
           return await target.breaker.fire(() =>
-            firstValue(
-              target.service.Query(request, metadataFor(context), { deadline: new Date(deadline) }),
-              context.signal,
+            this.timed(target, 'Query', () =>
+              firstValue(
+                target.service.Query(request, metadataFor(context), { deadline: new Date(deadline) }),
+                context.signal,
+              ),
             ),
           );
         } catch (error) {
@@ -131,6 +142,7 @@ export class AgentClient implements OnApplicationShutdown {
         try {
           await target.breaker.fire(() => {
             running = runTargetStream(target, request, metadataFor(context), timeouts, handlers, context.signal);
+            void this.timed(target, 'StreamQuery', () => running!.finished).catch(() => undefined);
             return running.started;
           });
           return await running!.finished.catch((error: unknown) => {
@@ -172,6 +184,20 @@ export class AgentClient implements OnApplicationShutdown {
   /** After the HTTP server has drained, so in-flight calls keep their channels to the end. */
   onApplicationShutdown(): void {
     for (const backend of this.backends.values()) for (const target of backend.targets) target.close();
+  }
+
+  /** Observes an attempt's duration under its gRPC outcome (OK, UNAVAILABLE, ...). */
+  private async timed<T>(target: AgentTarget, method: string, attempt: () => Promise<T>): Promise<T> {
+    const stop = this.metrics.agentCallDuration.startTimer({ agent: target.agentId, target: target.address, method });
+    try {
+      const result = await attempt();
+      stop({ code: 'OK' });
+      return result;
+    } catch (error) {
+      const cause = error instanceof StreamNotStartedError ? error.cause : error;
+      stop({ code: isGrpcError(cause) ? GrpcStatus[cause.code] : 'LOCAL' });
+      throw error;
+    }
   }
 
   private async pause(ms: number, signal?: AbortSignal): Promise<void> {

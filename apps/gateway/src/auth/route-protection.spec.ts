@@ -5,7 +5,7 @@ import { createTestGateway, type TestGateway } from '../../../../test/support/ga
 import { IS_PUBLIC } from './public.decorator';
 
 /** The only routes anyone may call without a token. Adding to this list is a security decision. */
-const PUBLIC_ROUTES = ['GET /health', 'GET /health/live', 'GET /health/ready'];
+const PUBLIC_ROUTES = ['GET /health', 'GET /health/live', 'GET /health/ready', 'GET /metrics'];
 
 interface Route {
   method: string;

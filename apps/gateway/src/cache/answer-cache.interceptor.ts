@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { from, lastValueFrom, of, type Observable } from 'rxjs';
 import type { AuthenticatedRequest } from '../auth/auth-user';
 import { AppConfig } from '../config/app-config';
+import { MetricsService } from '../observability/metrics.service';
 import { AnswerCache } from './answer-cache';
 
 interface QueryBody {
@@ -22,6 +23,7 @@ export class AnswerCacheInterceptor implements NestInterceptor {
   constructor(
     private readonly cache: AnswerCache,
     private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   async intercept(context: ExecutionContext, next: CallHandler<unknown>): Promise<Observable<unknown>> {
@@ -41,10 +43,12 @@ export class AnswerCacheInterceptor implements NestInterceptor {
     if (!bypass) {
       const hit = await this.cache.get(key);
       if (hit !== undefined) {
+        this.metrics.cacheLookups.inc({ agent: agent.id, result: 'hit' });
         void reply.header('x-cache', 'HIT');
         return of(hit);
       }
     }
+    this.metrics.cacheLookups.inc({ agent: agent.id, result: bypass ? 'bypass' : 'miss' });
     void reply.header('x-cache', 'MISS');
     const load = async () => {
       const answer = await lastValueFrom(next.handle());

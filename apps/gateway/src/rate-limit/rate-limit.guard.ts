@@ -9,6 +9,7 @@ import {
 import { InjectThrottlerOptions, InjectThrottlerStorage } from '@nestjs/throttler';
 import { bearerToken } from '../auth/jwt-auth.guard';
 import { JwtVerifier } from '../auth/jwt-verifier';
+import { MetricsService } from '../observability/metrics.service';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
 import { AppException } from '../errors/app.exception';
@@ -36,6 +37,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
     private readonly verifier: JwtVerifier,
+    private readonly metrics: MetricsService,
   ) {
     super(options, storage, reflector);
   }
@@ -75,6 +77,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     const hit = await store.increment(key, ttl, limit, 0, throttler.name ?? 'default', costOf(request));
     this.setHeaders(reply, throttler.name ?? 'default', limit, ttl, hit.totalHits, hit.timeToExpire);
     if (hit.isBlocked) {
+      this.metrics.rateLimited.inc({ limit: throttler.name ?? 'default', transport: 'http' });
       throw new AppException(
         ErrorCode.RATE_LIMITED,
         `rate limit "${throttler.name}" exceeded: ${limit} per ${ttl} ms`,

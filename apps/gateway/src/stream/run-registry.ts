@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app-config';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import type { Run } from './run';
+import { MetricsService } from '../observability/metrics.service';
 import { RunMirror } from './run-mirror';
 
 interface Entry {
@@ -25,7 +26,10 @@ export class RunRegistry implements BeforeApplicationShutdown {
   constructor(
     private readonly config: AppConfig,
     private readonly mirror: RunMirror,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    metrics.countStreamsWith(() => this.activeCount);
+  }
 
   get activeCount(): number {
     let n = 0;

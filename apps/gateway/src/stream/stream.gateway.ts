@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import type { RawData, WebSocket } from 'ws';
+import { MetricsService } from '../observability/metrics.service';
 import { RateLimiter } from '../rate-limit/rate-limiter';
 import { mapError } from '../errors/all-exceptions.filter';
 import { DrainState } from '../health/drain-state';
@@ -33,12 +34,14 @@ export class StreamGateway implements OnGatewayConnection {
     private readonly registry: RunRegistry,
     private readonly drain: DrainState,
     private readonly limiter: RateLimiter,
+    private readonly metrics: MetricsService,
   ) {}
 
   handleConnection(socket: WebSocket, request: UpgradeRequest): void {
     const user = request.user;
     if (!user) return socket.close(1008, 'unauthenticated');
     const readers = new Map<string, Reader>();
+    this.metrics.webSockets.inc();
     const connectionId = randomUUID();
     let alive = true;
     const ping = setInterval(() => {
@@ -56,6 +59,7 @@ export class StreamGateway implements OnGatewayConnection {
       void this.onMessage(socket, user.id, `${connectionId}`, readers, data, isBinary);
     });
     socket.on('close', () => {
+      this.metrics.webSockets.dec();
       clearInterval(ping);
       stopOnDrain();
       for (const reader of readers.values()) reader.controller.abort();
