@@ -7,6 +7,8 @@ import type { AppConfig } from './config/app-config';
 import { REQUEST_ID_HEADER, requestIdFor } from './observability/request-id';
 import { AuthenticatedWsAdapter } from './stream/ws-auth.adapter';
 import { MetricsService } from './observability/metrics.service';
+import { OpenApiDocument } from './observability/docs.controller';
+import { buildOpenApiDocument } from './observability/openapi';
 import { AppException } from './errors/app.exception';
 import { ErrorCode } from './errors/error-code';
 
@@ -55,5 +57,6 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     done();
   });
   app.useWebSocketAdapter(new AuthenticatedWsAdapter(app));
+  app.get(OpenApiDocument).document = buildOpenApiDocument(app);
   return app;
 }

@@ -2,10 +2,12 @@ import { Body, Controller, HttpCode, Post, Req, Res, UseInterceptors } from '@ne
 import { AnswerCacheInterceptor } from '../cache/answer-cache.interceptor';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AgentService } from './agent.service';
-import { BatchRequestDto, QueryRequestDto, type BatchResponseDto, type QueryResponseDto } from './agent.dto';
+import { BatchRequestDto, BatchResponseDto, QueryRequestDto, QueryResponseDto } from './agent.dto';
 import { callContextOf } from './call-context';
 
+@ApiTags('agent')
 @Controller('api/v1/agent')
 export class AgentController {
   constructor(private readonly agents: AgentService) {}
@@ -13,6 +15,7 @@ export class AgentController {
   @Post('query')
   @HttpCode(200)
   @UseInterceptors(AnswerCacheInterceptor)
+  @ApiOkResponse({ type: QueryResponseDto, description: 'The answer; `X-Cache: HIT|MISS` for cacheable agents' })
   query(
     @Body() body: QueryRequestDto,
     @Req() request: AuthenticatedRequest,
@@ -23,6 +26,7 @@ export class AgentController {
 
   @Post('batch')
   @HttpCode(200)
+  @ApiOkResponse({ type: BatchResponseDto, description: 'One result or one error per item, in order' })
   async batch(
     @Body() body: BatchRequestDto,
     @Req() request: AuthenticatedRequest,

@@ -29,48 +29,61 @@ export class BatchRequestDto extends createZodDto(batchRequestSchema) {}
 
 export type QueryInput = z.infer<typeof queryRequestSchema>;
 
-export interface SourceDto {
-  id: string;
-  title: string;
-  content: string;
-  score: number;
-  uri: string;
-}
+const sourceSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  content: z.string(),
+  score: z.number(),
+  uri: z.string(),
+});
 
-export interface UsageDto {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
+const usageSchema = z.object({
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  total_tokens: z.number().int(),
+});
 
-export interface QueryResponseDto {
-  id: string;
-  agent_id: string;
-  answer: string;
-  sources: SourceDto[];
-  usage: UsageDto;
-  /** Time the gateway waited for the agent, in milliseconds. */
-  latency_ms: number;
-}
+export const queryResponseSchema = z.object({
+  id: z.string(),
+  agent_id: z.string(),
+  answer: z.string(),
+  sources: z.array(sourceSchema),
+  usage: usageSchema,
+  latency_ms: z.number().int().describe('Time the gateway waited for the agent, in milliseconds'),
+});
 
-export interface BatchItemErrorDto {
-  status: number;
-  code: string;
-  message: string;
-}
+export const errorBodySchema = z.object({
+  status: z.number().int(),
+  code: z.string().describe('A stable error code, such as AGENT_NOT_FOUND or CIRCUIT_OPEN'),
+  message: z.string(),
+  request_id: z.string(),
+});
 
-export type BatchItemDto = { response: QueryResponseDto } | { error: BatchItemErrorDto };
+const batchItemSchema = z.union([
+  z.object({ response: queryResponseSchema }),
+  z.object({ error: errorBodySchema.omit({ request_id: true }) }),
+]);
 
-export interface BatchResponseDto {
-  responses: BatchItemDto[];
-}
+export const batchResponseSchema = z.object({ responses: z.array(batchItemSchema) });
 
-export interface AgentInfoDto {
-  id: string;
-  name: string;
-  type: 'rag' | 'tool' | 'chat';
-  description: string | null;
-  /** ready: a target is connected; connecting: not yet known; unavailable: no target can be reached. */
-  state: 'ready' | 'connecting' | 'unavailable';
-  config: { deadline_ms: number; targets: number };
-}
+export const agentInfoSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.enum(['rag', 'tool', 'chat']),
+  description: z.string().nullable(),
+  state: z
+    .enum(['ready', 'connecting', 'unavailable'])
+    .describe('ready: a target is connected; connecting: not yet known; unavailable: no target can be reached'),
+  config: z.object({ deadline_ms: z.number().int(), targets: z.number().int() }),
+});
+
+export const agentListSchema = z.object({ agents: z.array(agentInfoSchema) });
+
+export type SourceDto = z.infer<typeof sourceSchema>;
+export type UsageDto = z.infer<typeof usageSchema>;
+export class QueryResponseDto extends createZodDto(queryResponseSchema) {}
+export class ErrorBodyDto extends createZodDto(errorBodySchema) {}
+export class BatchResponseDto extends createZodDto(batchResponseSchema) {}
+export type BatchItemDto = z.infer<typeof batchItemSchema>;
+export class AgentInfoDto extends createZodDto(agentInfoSchema) {}
+export class AgentListDto extends createZodDto(agentListSchema) {}

@@ -8,6 +8,7 @@ import {
   type HealthCheckResult,
   type HealthIndicatorFunction,
 } from '@nestjs/terminus';
+import { ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { NoRateLimit } from '../rate-limit/rate-limit.guard';
 import { AgentClient } from '../agent/agent-client';
@@ -19,6 +20,7 @@ const DATABASE_CHECK_TIMEOUT_MS = 1000;
 const REDIS_CHECK_TIMEOUT_MS = 500;
 
 /** Probes are neither authenticated nor rate limited: an orchestrator must always get an answer. */
+@ApiTags('health')
 @Public()
 @NoRateLimit()
 @Controller('health')

@@ -1,31 +1,37 @@
 import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { CurrentUser, type AuthUser } from '../auth/auth-user';
 import { SessionService } from './session.service';
-import { CreateSessionDto, MessagesPageDto, type MessagesPageResponseDto, type SessionDto } from './session.dto';
+import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { CreateSessionDto, MessagesPageDto, MessagesPageResponseDto, SessionDto } from './session.dto';
 
 const SessionId = new ParseUUIDPipe({ version: undefined });
 
+@ApiTags('sessions')
 @Controller('api/v1/session')
 export class SessionController {
   constructor(private readonly sessions: SessionService) {}
 
   @Post()
+  @ApiCreatedResponse({ type: SessionDto })
   create(@CurrentUser() user: AuthUser, @Body() body: CreateSessionDto): Promise<SessionDto> {
     return this.sessions.create(user.id, body.agent_id, body.context);
   }
 
   @Get(':id')
+  @ApiOkResponse({ type: SessionDto })
   get(@CurrentUser() user: AuthUser, @Param('id', SessionId) id: string): Promise<SessionDto> {
     return this.sessions.get(user.id, id);
   }
 
   /** Closes the session: it stays readable, and further queries into it get 409. */
   @Delete(':id')
+  @ApiOkResponse({ type: SessionDto, description: 'The closed session' })
   close(@CurrentUser() user: AuthUser, @Param('id', SessionId) id: string): Promise<SessionDto> {
     return this.sessions.close(user.id, id);
   }
 
   @Get(':id/messages')
+  @ApiOkResponse({ type: MessagesPageResponseDto })
   messages(
     @CurrentUser() user: AuthUser,
     @Param('id', SessionId) id: string,

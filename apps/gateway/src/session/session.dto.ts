@@ -27,26 +27,31 @@ export const messagesPageSchema = z.strictObject({
 export class CreateSessionDto extends createZodDto(createSessionSchema) {}
 export class MessagesPageDto extends createZodDto(messagesPageSchema) {}
 
-export interface SessionDto {
-  id: string;
-  agent_id: string;
-  state: 'active' | 'closed';
-  context: Record<string, unknown>;
-  created_at: string;
-  updated_at: string;
-  closed_at: string | null;
-}
+export const sessionSchema = z.object({
+  id: z.uuid(),
+  agent_id: z.string(),
+  state: z.enum(['active', 'closed']),
+  context: z.record(z.string(), z.unknown()),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+  closed_at: z.iso.datetime().nullable(),
+});
 
-export interface MessageDto {
-  id: string;
-  role: 'user' | 'assistant' | 'system';
-  content: string;
-  metadata: Record<string, unknown>;
-  created_at: string;
-}
+export const messageSchema = z.object({
+  id: z.uuid(),
+  role: z.enum(['user', 'assistant', 'system']),
+  content: z.string(),
+  metadata: z
+    .record(z.string(), z.unknown())
+    .describe('sources, usage, latency_ms, request_id, reply_to; incomplete and reason when the answer did not finish'),
+  created_at: z.iso.datetime(),
+});
 
-export interface MessagesPageResponseDto {
-  messages: MessageDto[];
-  /** Pass as `cursor` to get the next page; null on the last page. */
-  next_cursor: string | null;
-}
+export const messagesPageResponseSchema = z.object({
+  messages: z.array(messageSchema),
+  next_cursor: z.string().nullable().describe('Pass as `cursor` to get the next page; null on the last page'),
+});
+
+export class SessionDto extends createZodDto(sessionSchema) {}
+export type MessageDto = z.infer<typeof messageSchema>;
+export class MessagesPageResponseDto extends createZodDto(messagesPageResponseSchema) {}

@@ -12,10 +12,23 @@ import type { Run } from './run';
 import { RunRegistry } from './run-registry';
 import { writeRunAsSse } from './sse-writer';
 import { StreamService } from './stream.service';
-import { StreamBodyDto, StreamQueryParamsDto, lastEventIdSchema, type StreamTicketDto } from './stream.dto';
+import {
+  ApiAcceptedResponse,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
+import { StreamBodyDto, StreamQueryParamsDto, StreamTicketDto, lastEventIdSchema } from './stream.dto';
 
 const RESUME_RETRY_MS = 1000;
 
+const SSE_DESCRIPTION =
+  'Server-Sent Events: `start` {run_id}, `chunk` {seq, text}…, then exactly one of `done` {answer, sources, usage, latency_ms} or `error` {code, message}, then `data: [DONE]`. Every event has `id: <run_id>:<seq>`; reconnect with `Last-Event-ID` to get the rest. `reconnect` {run_id, last_seq} means this replica is stopping: resume elsewhere.';
+
+@ApiTags('streaming')
+@ApiProduces('text/event-stream')
 @Controller('api/v1/agent/stream')
 export class StreamController {
   constructor(
@@ -29,6 +42,7 @@ export class StreamController {
   /** A short-lived ticket for `GET /agent/stream?ticket=` from a browser EventSource. */
   @Post('ticket')
   @HttpCode(201)
+  @ApiCreatedResponse({ type: StreamTicketDto })
   ticket(@CurrentUser() user: AuthUser): Promise<StreamTicketDto> {
     return this.tickets.issue(user.id);
   }
@@ -36,6 +50,8 @@ export class StreamController {
   /** SSE for EventSource: the query in the URL; with Last-Event-ID, the rest of that run instead. */
   @Get()
   @AcceptsStreamTicket()
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume this run after this event' })
+  @ApiOkResponse({ description: SSE_DESCRIPTION })
   async streamFromQuery(
     @Query() params: StreamQueryParamsDto,
     @Headers('last-event-id') lastEventId: string | undefined,
@@ -48,6 +64,8 @@ export class StreamController {
 
   /** SSE for fetch-based clients: the query as a JSON body. */
   @Post()
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume this run after this event' })
+  @ApiOkResponse({ description: SSE_DESCRIPTION })
   async streamFromBody(
     @Body() body: StreamBodyDto,
     @Headers('last-event-id') lastEventId: string | undefined,
@@ -60,6 +78,7 @@ export class StreamController {
   /** The rest of a run after `after_seq` (default: from its start). */
   @Get(':runId')
   @AcceptsStreamTicket()
+  @ApiOkResponse({ description: SSE_DESCRIPTION })
   async resume(
     @Param('runId', new ParseUUIDPipe()) runId: string,
     @Query('after_seq') afterSeq: string | undefined,
@@ -76,6 +95,7 @@ export class StreamController {
   /** Stops a run: the agent call is cancelled and readers get an `error` event (REQUEST_CANCELLED). */
   @Post(':runId/cancel')
   @HttpCode(202)
+  @ApiAcceptedResponse({ description: 'The run is being cancelled; readers get an `error` event' })
   async cancel(
     @CurrentUser() user: AuthUser,
     @Param('runId', new ParseUUIDPipe()) runId: string,

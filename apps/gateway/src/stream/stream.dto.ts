@@ -47,7 +47,9 @@ export const wsMessageSchema = z.discriminatedUnion('event', [
 
 export type WsMessage = z.infer<typeof wsMessageSchema>;
 
-export interface StreamTicketDto {
-  ticket: string;
-  expires_in: number;
-}
+export const streamTicketSchema = z.object({
+  ticket: z.string(),
+  expires_in: z.number().int().describe('Seconds the ticket stays valid'),
+});
+
+export class StreamTicketDto extends createZodDto(streamTicketSchema) {}
