@@ -1,13 +1,13 @@
+// First: tracing must start before anything loads http or grpc.
+import { tracing } from './observability/tracing-preload';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, ConfigError } from './config/app-config';
-import { loadDotEnv } from './config/dotenv';
 import { createApp } from './bootstrap';
 import { DrainState } from './health/drain-state';
 
 function loadConfig(): AppConfig {
-  loadDotEnv();
   try {
     return AppConfig.fromEnv(process.env);
   } catch (error) {
@@ -37,6 +37,7 @@ function drainOnSignals(app: NestFastifyApplication, config: AppConfig): void {
     }, config.shutdown.drainTimeoutMs);
     cut.unref();
     await app.close();
+    await tracing?.shutdown();
     clearTimeout(cut);
     logger.log('stopped');
     process.exit(0);

@@ -37,6 +37,7 @@ export interface CallLogEntry {
   duration_ms: number;
   /** How many earlier turns the gateway sent with the request. */
   history_messages: number;
+  traceparent: string;
 }
 
 export interface AgentStats {
@@ -125,6 +126,7 @@ export class ReferenceAgentServer {
   ): { signal: AbortSignal; done: (outcome?: string) => void } {
     const started = Date.now();
     const requestId = String(call.metadata.get(METADATA_REQUEST_ID)[0] ?? '');
+    const traceparent = String(call.metadata.get('traceparent')[0] ?? '');
     const historyMessages = (call.request as Partial<QueryRequest> | undefined)?.history?.length ?? 0;
     const controller = new AbortController();
     this.counters.active += 1;
@@ -149,6 +151,7 @@ export class ReferenceAgentServer {
           outcome: controller.signal.aborted ? 'cancelled' : outcome,
           duration_ms: Date.now() - started,
           history_messages: historyMessages,
+          traceparent,
         });
       },
     };

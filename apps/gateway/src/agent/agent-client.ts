@@ -35,6 +35,8 @@ interface Backend {
 export interface CallContext {
   userId: string;
   requestId: string;
+  /** W3C trace context from the caller, continued into the agent call. */
+  traceparent?: string;
   signal?: AbortSignal;
 }
 
@@ -300,5 +302,6 @@ function firstValue<T>(call$: Observable<T>, signal?: AbortSignal): Promise<T> {
 function metadataFor(context: CallContext): Metadata {
   const metadata = new Metadata();
   metadata.set(METADATA_REQUEST_ID, context.requestId);
+  if (context.traceparent) metadata.set('traceparent', context.traceparent);
   return metadata;
 }

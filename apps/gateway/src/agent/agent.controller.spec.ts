@@ -138,6 +138,14 @@ describe('AgentController through the real pipeline', () => {
       expect(agent.calls.map((c) => c.request_id)).toContain('trace-abc.123');
     });
 
+    it('passes a W3C traceparent on to the agent, and drops a malformed one', async () => {
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      await post('/api/v1/agent/query', { agent_id: 'reference', query: 'trace me' }, { traceparent });
+      expect(agent.calls.at(-1)).toMatchObject({ traceparent });
+      await post('/api/v1/agent/query', { agent_id: 'reference', query: 'trace me' }, { traceparent: 'nonsense' });
+      expect(agent.calls.at(-1)).toMatchObject({ traceparent: '' });
+    });
+
     it('replaces an unsafe request id with a generated one', async () => {
       const res = await post(
         '/api/v1/agent/query',

@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
+import { traceparentOf } from '../observability/trace-context';
 import type { CallContext } from './agent-client';
 
 /** The caller, the request id, and a signal that fires if the client goes away before its answer is sent. */
@@ -11,5 +12,10 @@ export function callContextOf(request: AuthenticatedRequest, reply: FastifyReply
   };
   response.once('close', onClose);
   if (!request.user) throw new Error('agent calls need an authenticated request');
-  return { userId: request.user.id, requestId: String(request.id), signal: controller.signal };
+  return {
+    userId: request.user.id,
+    requestId: String(request.id),
+    traceparent: traceparentOf(request.headers.traceparent),
+    signal: controller.signal,
+  };
 }

@@ -9,6 +9,7 @@ import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import { DrainState } from '../health/drain-state';
 import type { Run } from './run';
+import { traceparentOf } from '../observability/trace-context';
 import { RunRegistry } from './run-registry';
 import { writeRunAsSse } from './sse-writer';
 import { StreamService } from './stream.service';
@@ -115,7 +116,11 @@ export class StreamController {
       if (!parsed.success) throw new AppException(ErrorCode.VALIDATION_FAILED, 'Last-Event-ID is not one of ours');
       return this.resumeRun(parsed.data.runId, parsed.data.afterSeq, request, reply);
     }
-    const run = await this.streams.start(input, { userId: request.user!.id, requestId: String(request.id) });
+    const run = await this.streams.start(input, {
+      userId: request.user!.id,
+      requestId: String(request.id),
+      traceparent: traceparentOf(request.headers.traceparent),
+    });
     await this.write(run, -1, request, reply);
   }
 

@@ -14,6 +14,7 @@ import { RunRegistry } from './run-registry';
 export interface StreamCaller {
   userId: string;
   requestId: string;
+  traceparent?: string;
 }
 
 /** Starts runs (an agent stream feeding a Run), finds them for resuming, cancels them. */
@@ -82,7 +83,12 @@ export class StreamService {
           history: turn?.history ?? [],
           request_id: caller.requestId,
         },
-        { userId: caller.userId, requestId: caller.requestId, signal: controller.signal },
+        {
+          userId: caller.userId,
+          requestId: caller.requestId,
+          traceparent: caller.traceparent,
+          signal: controller.signal,
+        },
         {
           firstChunkMs: this.config.stream.firstChunkTimeoutMs,
           idleMs: this.config.stream.idleTimeoutMs,
