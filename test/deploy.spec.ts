@@ -84,7 +84,7 @@ describe('docker-compose.yml', () => {
       'redis',
       'reference-agent',
     ]);
-    for (const [name, service] of Object.entries(compose.services) as [string, { healthcheck?: unknown }][]) {
+    for (const [name, service] of Object.entries<{ healthcheck?: unknown }>(compose.services)) {
       expect({ name, healthcheck: Boolean(service.healthcheck) }).toEqual({ name, healthcheck: true });
     }
   });
@@ -98,7 +98,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('builds from Dockerfiles that exist, and starts commands the build produces', () => {
-    for (const service of Object.values(compose.services) as { build?: { dockerfile: string }; command?: string[] }[]) {
+    for (const service of Object.values<{ build?: { dockerfile: string }; command?: string[] }>(compose.services)) {
       if (service.build) expect(existsSync(join(ROOT, service.build.dockerfile))).toBe(true);
       if (service.command?.[0] === 'node') expect(existsSync(join(ROOT, service.command[1]))).toBe(true);
     }
