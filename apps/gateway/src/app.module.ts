@@ -9,7 +9,6 @@ import { ConfigModule } from './config/config.module';
 import { AllExceptionsFilter } from './errors/all-exceptions.filter';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
-import { ObservabilityModule } from './observability/logger.module';
 import { MetricsModule } from './observability/metrics.module';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { RedisModule } from './redis/redis.module';
@@ -22,7 +21,6 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forConfig(config),
-        ObservabilityModule.forConfig(config),
         MetricsModule,
         DatabaseModule.forConfig(config),
         RedisModule,

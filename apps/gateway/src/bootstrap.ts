@@ -1,9 +1,9 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
-import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
+import { createLogger, PinoLoggerService, requestContext } from './observability/logger';
 import { REQUEST_ID_HEADER, requestIdFor } from './observability/request-id';
 import { AuthenticatedWsAdapter } from './stream/ws-auth.adapter';
 import { MetricsService } from './observability/metrics.service';
@@ -34,16 +34,16 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     trustProxy: false,
     return503OnClosing: true,
   });
+  const logger = createLogger(config.logLevel);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, {
-    bufferLogs: true,
+    logger: new PinoLoggerService(logger),
     bodyParser: false, // our JSON parser is registered below
     abortOnError: false, // start-up errors reach the caller (main exits 1, tests fail) instead of process.exit
   });
-  app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
-    done();
+    requestContext.run({ requestId: String(request.id) }, done);
   });
   useJsonErrorsWithOurCodes(fastify);
   const metrics = app.get(MetricsService);
@@ -54,6 +54,12 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    if (logger.isLevelEnabled('info')) {
+      logger.info(
+        { method: request.method, route, status: reply.statusCode, response_time_ms: Math.round(reply.elapsedTime) },
+        'request completed',
+      );
+    }
     done();
   });
   app.useWebSocketAdapter(new AuthenticatedWsAdapter(app));

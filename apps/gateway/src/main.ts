@@ -2,7 +2,7 @@
 import { tracing } from './observability/tracing-preload';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
+import { Logger } from '@nestjs/common';
 import { AppConfig, ConfigError } from './config/app-config';
 import { createApp } from './bootstrap';
 import { DrainState } from './health/drain-state';
@@ -24,7 +24,7 @@ function loadConfig(): AppConfig {
  * connections and in-flight work drains; after DRAIN_TIMEOUT_MS whatever is left is cut. Exit 0.
  */
 function drainOnSignals(app: NestFastifyApplication, config: AppConfig): void {
-  const logger = app.get(Logger);
+  const logger = new Logger('Shutdown');
   const stop = async (signal: NodeJS.Signals) => {
     logger.log({ signal, delay_ms: config.shutdown.delayMs, drain_ms: config.shutdown.drainTimeoutMs }, 'draining');
     app.get(DrainState).begin();

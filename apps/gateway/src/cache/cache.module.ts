@@ -17,7 +17,12 @@ class ForcefulKeyvRedis extends KeyvRedis<unknown> {
 /** L1: a bounded in-process LRU. L2: Redis (shared by every replica) when REDIS_URL is set. */
 function stores(config: AppConfig): Keyv[] {
   const logger = new Logger('AnswerCache');
-  const l1 = new Keyv({ store: new CacheableMemory({ lruSize: config.cache.maxEntries, checkInterval: 30_000 }) });
+  // In-process entries are kept as objects: serializing them on every hit cost more than the lookup.
+  const l1 = new Keyv({
+    store: new CacheableMemory({ lruSize: config.cache.maxEntries, checkInterval: 30_000 }),
+    serialize: undefined,
+    deserialize: undefined,
+  });
   if (!config.redis.url) return [l1];
   const redisStore = new ForcefulKeyvRedis(
     {

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AppConfig, ConfigError } from './app-config';
-import { DEV_JWT_SECRET } from './env.schema';
+import { DEV_JWT_SECRET, envSchema } from './env.schema';
 
 function problemsOf(env: Record<string, string>): string {
   try {
@@ -75,5 +77,19 @@ describe('AppConfig.fromEnv', () => {
 
   it('refuses two key sources at once', () => {
     expect(problemsOf({ JWT_SECRET: 'x'.repeat(40), JWKS_URL: 'https://idp.test/jwks' })).toMatch(/only one/);
+  });
+});
+
+describe('.env.example', () => {
+  const example = readFileSync(join(__dirname, '..', '..', '..', '..', '.env.example'), 'utf8');
+  const documented = new Set([...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+
+  it('lists every variable the gateway reads', () => {
+    expect(Object.keys(envSchema.shape).filter((name) => !documented.has(name))).toEqual([]);
+  });
+
+  it('is a configuration the gateway accepts as it is', () => {
+    const env = Object.fromEntries([...example.matchAll(/^([A-Z][A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+    expect(() => AppConfig.fromEnv(env)).not.toThrow();
   });
 });

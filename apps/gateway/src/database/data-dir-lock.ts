@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
 import { lock } from 'proper-lockfile';
 
 export class DataDirLockedError extends Error {
@@ -22,6 +23,9 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
       stale: 15_000,
       update: 5_000,
       retries: 0,
+      // The lock file vanished (the folder was removed or tampered with): say so loudly, do not crash.
+      onCompromised: (error) =>
+        new Logger('Database').error({ err: error.message, data_dir: dataDir }, 'DATA_DIR lock lost'),
     });
   } catch (error) {
     if ((error as { code?: string }).code === 'ELOCKED') {

@@ -1,0 +1,372 @@
+/**
+ * npm run bench: the gateway's cost, measured against baselines in the same run on the same machine.
+ * Scenarios are interleaved over several rounds; medians and ratios are reported (see bench/README.md).
+ *   --quick        short runs (a smoke test, seconds)
+ *   --rounds N     interleaved rounds (default 3)
+ *   --soak-min M   add a mixed-load soak of M minutes, sampling the gateway's memory
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest, Agent as HttpAgent } from 'node:http';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS } from '@app/contracts';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+    'soak-min': { type: 'string', default: '0' },
+    'streams-only': { type: 'boolean', default: false },
+  },
+});
+const QUICK = args.quick;
+const ROUNDS = args['streams-only'] ? 0 : QUICK ? 1 : Number(args.rounds);
+const DURATION_S = QUICK ? 2 : 8;
+const LATENCY_REQUESTS = QUICK ? 300 : 3000;
+const DIST = join(__dirname, '..');
+const SECRET = 'bench-secret-0123456789-0123456789-0123';
+const QUERY = 'what happens when the deadline passes?';
+
+type Client = grpc.Client & {
+  Query(r: object, m: grpc.Metadata, o: object, cb: (e: grpc.ServiceError | null, r?: object) => void): void;
+};
+
+function spawnNode(script: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [join(DIST, script)], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  child.stdout.resume();
+  return child;
+}
+
+async function waitForHttp(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await sleep(100);
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Sends `total` calls with `concurrency` in flight; returns per-call latencies in ms, sorted. */
+async function latencies(concurrency: number, total: number, call: (i: number) => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        const t = performance.now();
+        await call(i);
+        out.push(performance.now() - t);
+      }
+    }),
+  );
+  return out.sort((a, b) => a - b);
+}
+
+const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+function post(port: number, path: string, body: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent: keepAlive,
+        headers: { 'content-type': 'application/json', ...headers },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function cannon(url: string, opts: Partial<autocannon.Options>): Promise<number> {
+  const result = await autocannon({ url, connections: 32, duration: DURATION_S, ...opts });
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return result.requests.average;
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
+  const [agentPort, gwPort, proxyPort, constPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const agent = spawnNode('apps/reference-agent/src/main.js', {
+    AGENT_PORT: String(agentPort),
+    AGENT_TOKENS_PER_SECOND: '0',
+    AGENT_LOG_CALLS: 'false',
+  });
+  const agents = [
+    { id: 'reference', targets: [`127.0.0.1:${agentPort}`], cache: { ttl_ms: 600_000 }, max_in_flight: 20_000 },
+    {
+      id: 'down',
+      targets: ['127.0.0.1:1'],
+      breaker: { volume_threshold: 1, reset_timeout_ms: 600_000 },
+      retry: { max_attempts: 1 },
+    },
+  ];
+  const gateway = spawnNode('apps/gateway/src/main.js', {
+    PORT: String(gwPort),
+    NODE_ENV: 'production',
+    JWT_SECRET: SECRET,
+    LOG_LEVEL: 'warn',
+    DATA_DIR: dataDir,
+    AGENTS: JSON.stringify(agents),
+    RATE_LIMITS: JSON.stringify([{ name: 'bench', ttl_ms: 1000, limit: 1_000_000 }]),
+    MAX_STREAMS_PER_USER: '10000',
+    MAX_BODY_BYTES: '1048576',
+  });
+  const results: Record<string, number[]> = {};
+  const note = (k: string, v: number) => (results[k] ??= []).push(v);
+
+  // Baselines in this process: a gRPC client, a minimal HTTP→gRPC proxy, a constant Fastify route.
+  const def = protoLoader.loadSync(AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS);
+  const Service = (
+    grpc.loadPackageDefinition(def) as unknown as { agent: { AgentService: grpc.ServiceClientConstructor } }
+  ).agent.AgentService;
+  const direct = new Service(`127.0.0.1:${agentPort}`, grpc.credentials.createInsecure()) as unknown as Client;
+  const queryDirect = (options: Record<string, string>) =>
+    new Promise<object>((resolve, reject) =>
+      direct.Query(
+        { agent_id: 'reference', query: QUERY, options },
+        new grpc.Metadata(),
+        { deadline: Date.now() + 5000 },
+        (e, r) => (e ? reject(e) : resolve(r!)),
+      ),
+    );
+  const proxy = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const input = JSON.parse(body) as { query: string; options?: Record<string, string> };
+      queryDirect(input.options ?? {}).then(
+        (r) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(r)),
+        () => res.writeHead(502).end(),
+      );
+    });
+  }).listen(proxyPort, '127.0.0.1');
+  const constant = Fastify();
+
+  try {
+    await waitForHttp(`http://127.0.0.1:${gwPort}/health/live`);
+    const { AppConfig } = await import('../apps/gateway/src/config/app-config');
+    const { signDevToken } = await import('../apps/gateway/src/auth/dev-token');
+    const token = await signDevToken(AppConfig.fromEnv({ JWT_SECRET: SECRET }), { sub: 'bench', ttlSeconds: 3600 });
+    const auth = { authorization: `Bearer ${token}` };
+    const cachedBody = JSON.stringify({ agent_id: 'reference', query: QUERY });
+    const cachedAnswer = await fetch(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: cachedBody,
+    }).then((r) => r.text());
+    constant.get('/constant', (_req, reply) => reply.type('application/json').send(cachedAnswer));
+    await constant.listen({ port: constPort, host: '127.0.0.1' });
+    await queryDirect({});
+
+    // Open the breaker of the "down" agent once.
+    await post(gwPort, '/api/v1/agent/query', JSON.stringify({ agent_id: 'down', query: 'x' }), auth);
+
+    let unique = 0;
+    for (let round = 1; round <= ROUNDS; round++) {
+      process.stderr.write(`round ${round}/${ROUNDS}\n`);
+      for (const concurrency of [1, 8]) {
+        // 1. Added latency on a cache miss (unique options → a lookup that misses), vs a direct gRPC call.
+        const d = await latencies(
+          concurrency,
+          LATENCY_REQUESTS,
+          async (i) => void (await queryDirect({ n: String(i) })),
+        );
+        const g = await latencies(concurrency, LATENCY_REQUESTS, async () => {
+          const status = await post(
+            gwPort,
+            '/api/v1/agent/query',
+            JSON.stringify({ agent_id: 'reference', query: QUERY, options: { n: String(unique++) } }),
+            auth,
+          );
+          if (status !== 200) throw new Error(`gateway answered ${status}`);
+        });
+        note(`direct_p50_c${concurrency}`, percentile(d, 50));
+        note(`direct_p99_c${concurrency}`, percentile(d, 99));
+        note(`gateway_p50_c${concurrency}`, percentile(g, 50));
+        note(`gateway_p99_c${concurrency}`, percentile(g, 99));
+        note(`added_p50_c${concurrency}`, percentile(g, 50) - percentile(d, 50));
+        note(`added_p99_c${concurrency}`, percentile(g, 99) - percentile(d, 99));
+      }
+      // 2. Throughput without cache vs the minimal proxy.
+      const body = () => JSON.stringify({ agent_id: 'reference', query: QUERY, options: { n: String(unique++) } });
+      note(
+        'proxy_rps',
+        await cannon(`http://127.0.0.1:${proxyPort}/`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: body(),
+        }),
+      );
+      note(
+        'gateway_uncached_rps',
+        await cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json', 'cache-control': 'no-cache' },
+          body: body(),
+        }),
+      );
+      // 3. Throughput on cache hits vs a constant route of the same size.
+      note('constant_rps', await cannon(`http://127.0.0.1:${constPort}/constant`, {}));
+      note(
+        'gateway_cached_rps',
+        await cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: cachedBody,
+        }),
+      );
+      // 5. Rejection latency with the breaker open (through HTTP, so it includes the HTTP round trip).
+      const open = await latencies(8, LATENCY_REQUESTS, async () => {
+        const status = await post(
+          gwPort,
+          '/api/v1/agent/query',
+          JSON.stringify({ agent_id: 'down', query: 'x' }),
+          auth,
+        );
+        if (status !== 503) throw new Error(`expected 503, got ${status}`);
+      });
+      note('breaker_open_p50', percentile(open, 50));
+      note('breaker_open_p99', percentile(open, 99));
+    }
+
+    // 4. Idle SSE streams: memory per open stream.
+    const streams = QUICK ? 500 : 10_000;
+    const rssOf = async () =>
+      Number(
+        (await import('node:fs')).readFileSync(`/proc/${gateway.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1],
+      ) * 1024;
+    const heapOf = async () => {
+      const text = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
+      const used = Number(/^gateway_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN);
+      const external = Number(/^gateway_nodejs_external_memory_bytes (\S+)/m.exec(text)?.[1] ?? NaN);
+      return used + external;
+    };
+    await sleep(500);
+    const before = await rssOf();
+    const heapBefore = await heapOf();
+    const controllers: AbortController[] = [];
+    for (let i = 0; i < streams; i++) {
+      const c = new AbortController();
+      controllers.push(c);
+      void fetch(`http://127.0.0.1:${gwPort}/api/v1/agent/stream`, {
+        method: 'POST',
+        signal: c.signal,
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ agent_id: 'reference', query: QUERY, options: { ref_latency_ms: 600_000 } }),
+      })
+        .then(
+          (r) => r.body?.getReader().read(),
+          () => undefined,
+        )
+        .catch(() => undefined);
+      if (i % 100 === 99) await sleep(50);
+    }
+    await sleep(5000);
+    const after = await rssOf();
+    const heapAfter = await heapOf();
+    const metrics = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
+    const open = Number(/^gateway_active_streams (\d+)/m.exec(metrics)?.[1] ?? 0);
+    if (open < streams * 0.9) throw new Error(`only ${open} of ${streams} streams opened`);
+    note('idle_streams', open);
+    note('idle_stream_kb_each', (after - before) / open / 1024);
+    note('idle_stream_heap_kb_each', (heapAfter - heapBefore) / open / 1024);
+    controllers.forEach((c) => c.abort());
+
+    if (Number(args['soak-min']) > 0) {
+      const until = Date.now() + Number(args['soak-min']) * 60_000;
+      const samples: number[] = [];
+      while (Date.now() < until) {
+        await cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json', 'cache-control': 'no-cache' },
+          body: JSON.stringify({ agent_id: 'reference', query: QUERY, options: { n: String(unique++) } }),
+          connections: 8,
+        });
+        samples.push((await rssOf()) / 1024 / 1024);
+      }
+      note('soak_minutes', Number(args['soak-min']));
+      note('soak_rss_first_mb', samples[0]);
+      note('soak_rss_last_mb', samples[samples.length - 1]);
+      note('soak_rss_max_mb', Math.max(...samples));
+    }
+  } finally {
+    const stopped = Promise.all([gateway, agent].map((c) => new Promise((resolve) => c.once('exit', resolve))));
+    gateway.kill('SIGINT');
+    agent.kill('SIGTERM');
+    await stopped;
+    proxy.close();
+    await constant.close();
+    direct.close();
+    keepAlive.destroy();
+    await sleep(500);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const m = (k: string) => median(results[k] ?? [NaN]);
+  const fixed = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+  const lines = [
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+    `date: ${new Date().toISOString()}; rounds: ${ROUNDS}; ${QUICK ? 'quick' : `${DURATION_S} s per throughput run`}`,
+    '',
+    '| scenario | gateway | baseline | result | goal |',
+    '|---|---|---|---|---|',
+    ...[1, 8].flatMap((c) => [
+      `| added latency p50, ${c} in flight (ms) | ${fixed(m(`gateway_p50_c${c}`))} | ${fixed(m(`direct_p50_c${c}`))} (direct gRPC) | +${fixed(m(`added_p50_c${c}`))} | ≤ +0.3 |`,
+      `| added latency p99, ${c} in flight (ms) | ${fixed(m(`gateway_p99_c${c}`))} | ${fixed(m(`direct_p99_c${c}`))} (direct gRPC) | +${fixed(m(`added_p99_c${c}`))} | ≤ +1 |`,
+    ]),
+    `| throughput, uncached (req/s) | ${fixed(m('gateway_uncached_rps'), 0)} | ${fixed(m('proxy_rps'), 0)} (minimal Node proxy) | ×${fixed(m('gateway_uncached_rps') / m('proxy_rps'), 2)} | ≥ ×0.8 |`,
+    `| throughput, cache hits (req/s) | ${fixed(m('gateway_cached_rps'), 0)} | ${fixed(m('constant_rps'), 0)} (constant Fastify route) | ×${fixed(m('gateway_cached_rps') / m('constant_rps'), 2)} | ≥ ×0.9 |`,
+    `| breaker open, rejection p99 (ms, incl. HTTP) | ${fixed(m('breaker_open_p99'))} | | p50 ${fixed(m('breaker_open_p50'))} | ≤ 0.5 |`,
+    `| idle SSE streams: memory each (KB), ${m('idle_streams')} streams | RSS ${fixed(m('idle_stream_kb_each'), 1)}, heap+external ${fixed(m('idle_stream_heap_kb_each'), 1)} | | | ≤ 16 |`,
+    ...(results.soak_minutes
+      ? [
+          `| soak ${m('soak_minutes')} min: RSS first / last / max (MB) | ${fixed(m('soak_rss_first_mb'), 0)} / ${fixed(m('soak_rss_last_mb'), 0)} / ${fixed(m('soak_rss_max_mb'), 0)} | | | flat |`,
+        ]
+      : []),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
