@@ -84,72 +84,68 @@ export class AgentClient implements OnApplicationShutdown {
     return [...this.backends.keys()];
   }
 
-  /**
-   * One answer. Retried on UNAVAILABLE (on another target when there is one) with backoff and
-   * jitter, within the agent's deadline and its retry budget; an open breaker skips its target.
-   */
+  /** One answer, with retries and breakers as in withAttempts, inside the agent's deadline. */
   async query(agentId: string, request: QueryRequest, context: CallContext): Promise<QueryResponse> {
-    const backend = this.backend(agentId);
-    const leave = backend.bulkhead.enter();
-    try {
-      backend.retryBudget.recordCall();
-      const deadline = Date.now() + backend.definition.deadline_ms;
-      const tried = new Set<AgentTarget>();
-      for (let attempt = 0; ; attempt++) {
-        const target = this.pickTarget(backend, tried);
-        tried.add(target);
-        try {
-          return await target.breaker.fire(() =>
-            this.timed(target, 'Query', () =>
-              firstValue(
-                target.service.Query(request, metadataFor(context), { deadline: new Date(deadline) }),
-                context.signal,
-              ),
-            ),
-          );
-        } catch (error) {
-          const failure = this.translate(target, error);
-          if (!this.shouldRetry(backend, error, attempt, deadline, context)) throw failure;
-          const wait = isOpenCircuitError(error) ? 0 : backoffMs(backend.definition.retry, attempt);
-          if (Date.now() + wait + MIN_ATTEMPT_MS > deadline) throw failure;
-          if (wait > 0) await this.pause(wait, context.signal);
-        }
-      }
-    } finally {
-      leave();
-    }
+    const deadlineMs = this.backend(agentId).definition.deadline_ms;
+    return this.withAttempts(agentId, context, deadlineMs, (target, deadline) =>
+      target.breaker.fire(() =>
+        this.timed(target, 'Query', () =>
+          firstValue(
+            target.service.Query(request, metadataFor(context), { deadline: new Date(deadline) }),
+            context.signal,
+          ),
+        ),
+      ),
+    );
   }
 
   /**
    * A streamed answer. Chunks go to `onChunk` as they arrive; the promise settles with the final
    * sources and usage. Retried only before the first chunk, like a unary call; never after.
    */
-  async stream(
+  stream(
     agentId: string,
     request: QueryRequest,
     context: CallContext,
     timeouts: StreamTimeouts,
     handlers: StreamHandlers,
   ): Promise<StreamResult> {
+    return this.withAttempts(agentId, context, timeouts.firstChunkMs, async (target) => {
+      let running: { started: Promise<void>; finished: Promise<StreamResult> } | undefined;
+      await target.breaker.fire(() => {
+        running = runTargetStream(target, request, metadataFor(context), timeouts, handlers, context.signal);
+        void this.timed(target, 'StreamQuery', () => running!.finished).catch(() => undefined);
+        return running.started;
+      });
+      // Past the first chunk a failure is final: translated here, so it is not retried.
+      return running!.finished.catch((error: unknown) => {
+        throw this.translate(target, error instanceof StreamNotStartedError ? error.cause : error);
+      });
+    });
+  }
+
+  /**
+   * Runs `call` on a target inside the agent's bulkhead, retrying on UNAVAILABLE (on another target
+   * when there is one) with backoff and jitter, within `deadlineMs` and the retry budget; an open
+   * breaker skips its target. Errors already turned into AppExceptions are final.
+   */
+  private async withAttempts<T>(
+    agentId: string,
+    context: CallContext,
+    deadlineMs: number,
+    call: (target: AgentTarget, deadline: number) => Promise<T>,
+  ): Promise<T> {
     const backend = this.backend(agentId);
     const leave = backend.bulkhead.enter();
     try {
       backend.retryBudget.recordCall();
-      const deadline = Date.now() + timeouts.firstChunkMs;
+      const deadline = Date.now() + deadlineMs;
       const tried = new Set<AgentTarget>();
       for (let attempt = 0; ; attempt++) {
         const target = this.pickTarget(backend, tried);
         tried.add(target);
-        let running: { started: Promise<void>; finished: Promise<StreamResult> } | undefined;
         try {
-          await target.breaker.fire(() => {
-            running = runTargetStream(target, request, metadataFor(context), timeouts, handlers, context.signal);
-            void this.timed(target, 'StreamQuery', () => running!.finished).catch(() => undefined);
-            return running.started;
-          });
-          return await running!.finished.catch((error: unknown) => {
-            throw this.translate(target, error instanceof StreamNotStartedError ? error.cause : error);
-          });
+          return await call(target, deadline);
         } catch (error) {
           if (error instanceof AppException) throw error;
           const failure = this.translate(target, error);

@@ -56,23 +56,25 @@ const agentSchema = z.object({
 
 export type AgentDefinition = z.infer<typeof agentSchema>;
 
-const agentsSchema = z
-  .string()
-  .transform((text, ctx) => {
+/** A variable holding JSON, parsed before its schema applies; `example` shows the expected form. */
+function jsonText(example: string) {
+  return z.string().transform((text, ctx) => {
     try {
       return JSON.parse(text) as unknown;
     } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON: [{"id":"rag-1","targets":["host:50051"]}]' });
+      ctx.addIssue({ code: 'custom', message: `must be JSON: ${example}` });
       return z.NEVER;
     }
-  })
-  .pipe(
-    z
-      .array(agentSchema)
-      .min(1)
-      .max(256)
-      .refine((agents) => new Set(agents.map((a) => a.id)).size === agents.length, 'agent ids must be unique'),
-  );
+  });
+}
+
+const agentsSchema = jsonText('[{"id":"rag-1","targets":["host:50051"]}]').pipe(
+  z
+    .array(agentSchema)
+    .min(1)
+    .max(256)
+    .refine((agents) => new Set(agents.map((a) => a.id)).size === agents.length, 'agent ids must be unique'),
+);
 
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 const optionalText = z
@@ -91,28 +93,18 @@ export const DEFAULT_AGENTS = JSON.stringify([
   },
 ]);
 
-const rateLimitsSchema = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON: [{"name":"second","ttl_ms":1000,"limit":20}]' });
-      return z.NEVER;
-    }
-  })
-  .pipe(
-    z
-      .array(
-        z.strictObject({
-          name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
-          ttl_ms: z.number().int().min(100).max(86_400_000),
-          limit: z.number().int().min(1).max(1_000_000),
-        }),
-      )
-      .min(1)
-      .max(8),
-  );
+const rateLimitsSchema = jsonText('[{"name":"second","ttl_ms":1000,"limit":20}]').pipe(
+  z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
+        ttl_ms: z.number().int().min(100).max(86_400_000),
+        limit: z.number().int().min(1).max(1_000_000),
+      }),
+    )
+    .min(1)
+    .max(8),
+);
 
 export const DEFAULT_RATE_LIMITS = JSON.stringify([
   { name: 'second', ttl_ms: 1000, limit: 20 },
