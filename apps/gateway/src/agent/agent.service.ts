@@ -5,6 +5,7 @@ import { mapError } from '../errors/all-exceptions.filter';
 import { ConversationService, type Turn } from '../session/conversation.service';
 import { AgentClient, type CallContext } from './agent-client';
 import type { BatchItemDto, QueryInput, QueryResponseDto } from './agent.dto';
+import { toAgentRequest } from './agent-request';
 import { mapWithConcurrency } from './concurrency';
 
 /** Answers queries through the agent client: one, or a batch with bounded concurrency; in a session, stored. */
@@ -28,14 +29,7 @@ export class AgentService {
     try {
       response = await this.client.query(
         input.agent_id,
-        {
-          agent_id: input.agent_id,
-          session_id: input.session_id ?? '',
-          query: input.query,
-          options: stringifyOptions(input.options),
-          history: turn?.history ?? [],
-          request_id: context.requestId,
-        },
+        toAgentRequest(input, context.requestId, turn?.history),
         context,
       );
     } catch (error) {
@@ -74,10 +68,6 @@ export class AgentService {
       this.logger.error({ err: storeError, session_id: turn.sessionId }, 'could not record a failed turn');
     }
   }
-}
-
-function stringifyOptions(options: Record<string, string | number | boolean> = {}): Record<string, string> {
-  return Object.fromEntries(Object.entries(options).map(([k, v]) => [k, String(v)]));
 }
 
 function toDto(agentId: string, r: QueryResponse, latencyMs: number): QueryResponseDto {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AgentClient } from '../agent/agent-client';
 import type { QueryInput } from '../agent/agent.dto';
+import { toAgentRequest } from '../agent/agent-request';
 import { AppConfig } from '../config/app-config';
 import { mapError } from '../errors/all-exceptions.filter';
 import { AppException } from '../errors/app.exception';
@@ -75,14 +76,7 @@ export class StreamService {
     try {
       const result = await this.agents.stream(
         input.agent_id,
-        {
-          agent_id: input.agent_id,
-          session_id: input.session_id ?? '',
-          query: input.query,
-          options: Object.fromEntries(Object.entries(input.options ?? {}).map(([k, v]) => [k, String(v)])),
-          history: turn?.history ?? [],
-          request_id: caller.requestId,
-        },
+        toAgentRequest(input, caller.requestId, turn?.history),
         {
           userId: caller.userId,
           requestId: caller.requestId,
