@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'soak-min': { type: 'string', default: '0' },
     'streams-only': { type: 'boolean', default: false },
+    'active-streams': { type: 'string', default: '0' },
   },
 });
 const QUICK = args.quick;
@@ -147,6 +148,7 @@ async function main(): Promise<void> {
     AGENTS: JSON.stringify(agents),
     RATE_LIMITS: JSON.stringify([{ name: 'bench', ttl_ms: 1000, limit: 1_000_000 }]),
     MAX_STREAMS_PER_USER: '10000',
+    STREAM_RESUME_WINDOW_MS: '1000',
     MAX_BODY_BYTES: '1048576',
   });
   const results: Record<string, number[]> = {};
@@ -310,6 +312,39 @@ async function main(): Promise<void> {
     note('idle_stream_heap_kb_each', (heapAfter - heapBefore) / open / 1024);
     controllers.forEach((c) => c.abort());
 
+    // 6. Active streams: N at 50 tokens/s; the gap between chunks as the client sees it, minus the agent's 20 ms.
+    const active = Number(args['active-streams']);
+    if (active > 0) {
+      await sleep(3000); // the idle streams' runs end once their resume window has passed
+      const gaps: number[] = [];
+      const until = Date.now() + 10_000;
+      await Promise.all(
+        Array.from({ length: active }, async () => {
+          const res = await fetch(`http://127.0.0.1:${gwPort}/api/v1/agent/stream`, {
+            method: 'POST',
+            headers: { ...auth, 'content-type': 'application/json' },
+            body: JSON.stringify({ agent_id: 'reference', query: QUERY, options: { ref_tokens_per_second: 50 } }),
+          });
+          if (res.status !== 200) throw new Error(`stream refused: ${res.status}`);
+          const reader = res.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+          let last = 0;
+          while (Date.now() < until) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            const now = performance.now();
+            const chunks = new TextDecoder().decode(value).split('event: chunk').length - 1;
+            if (chunks > 0 && last > 0) gaps.push((now - last) / chunks);
+            if (chunks > 0) last = now;
+          }
+          await reader.cancel().catch(() => undefined);
+        }),
+      );
+      gaps.sort((a, b) => a - b);
+      note('active_streams', active);
+      note('active_gap_p50', percentile(gaps, 50));
+      note('active_gap_p99', percentile(gaps, 99));
+    }
+
     if (Number(args['soak-min']) > 0) {
       const until = Date.now() + Number(args['soak-min']) * 60_000;
       const samples: number[] = [];
@@ -356,6 +391,11 @@ async function main(): Promise<void> {
     `| throughput, cache hits (req/s) | ${fixed(m('gateway_cached_rps'), 0)} | ${fixed(m('constant_rps'), 0)} (constant Fastify route) | ×${fixed(m('gateway_cached_rps') / m('constant_rps'), 2)} | ≥ ×0.9 |`,
     `| breaker open, rejection p99 (ms, incl. HTTP) | ${fixed(m('breaker_open_p99'))} | | p50 ${fixed(m('breaker_open_p50'))} | ≤ 0.5 |`,
     `| idle SSE streams: memory each (KB), ${m('idle_streams')} streams | RSS ${fixed(m('idle_stream_kb_each'), 1)}, heap+external ${fixed(m('idle_stream_heap_kb_each'), 1)} | | | ≤ 16 |`,
+    ...(results.active_streams
+      ? [
+          `| ${m('active_streams')} active SSE streams at 50 tokens/s: gap between chunks p50 / p99 (ms; the agent's is 20) | ${fixed(m('active_gap_p50'), 1)} / ${fixed(m('active_gap_p99'), 1)} | | +${fixed(m('active_gap_p99') - 20, 1)} at p99 | ≤ +10 |`,
+        ]
+      : []),
     ...(results.soak_minutes
       ? [
           `| soak ${m('soak_minutes')} min: RSS first / last / max (MB) | ${fixed(m('soak_rss_first_mb'), 0)} / ${fixed(m('soak_rss_last_mb'), 0)} / ${fixed(m('soak_rss_max_mb'), 0)} | | | flat |`,
