@@ -42,12 +42,6 @@ export interface CallContext {
 
 export type AgentState = 'ready' | 'connecting' | 'unavailable';
 
-export interface BreakerSnapshot {
-  agent: string;
-  target: string;
-  state: BreakerState;
-}
-
 /** Time an attempt needs at least; a retry that could not get it is not tried. */
 const MIN_ATTEMPT_MS = 20;
 
@@ -171,12 +165,6 @@ export class AgentClient implements OnApplicationShutdown {
   /** Asks every target of the agent over grpc.health.v1; each check is bounded by timeoutMs. */
   checkHealth(agentId: string, timeoutMs: number): Promise<TargetHealth[]> {
     return Promise.all(this.backend(agentId).targets.map((target) => target.checkHealth(timeoutMs)));
-  }
-
-  breakers(): BreakerSnapshot[] {
-    return [...this.backends.values()].flatMap((b) =>
-      b.targets.map((t) => ({ agent: t.agentId, target: t.address, state: t.breaker.state })),
-    );
   }
 
   /** After the HTTP server has drained, so in-flight calls keep their channels to the end. */

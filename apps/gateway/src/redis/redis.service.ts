@@ -11,6 +11,7 @@ export class RedisService implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
   readonly client: Redis | null;
   private readonly extra: Redis[] = [];
+  /** Last known state, so that connection changes are logged once, not on every retry. */
   private healthy = false;
 
   constructor(private readonly config: AppConfig) {
@@ -19,11 +20,6 @@ export class RedisService implements OnApplicationShutdown {
 
   get enabled(): boolean {
     return this.client !== null;
-  }
-
-  /** Connected and answering, as far as the last event told. */
-  get available(): boolean {
-    return this.healthy;
   }
 
   key(...parts: string[]): string {

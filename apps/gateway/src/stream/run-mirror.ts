@@ -93,16 +93,24 @@ export class RunMirror implements OnModuleInit, OnApplicationShutdown {
    * ends or `signal` fires; undefined if no such run (or not this user's).
    */
   async follow(runId: string, userId: string, signal: AbortSignal): Promise<Run | undefined> {
-    const client = this.redis.client;
-    if (!client) return undefined;
-    const metaText = await client.get(this.redis.key('run', runId, 'meta'));
-    if (!metaText) return undefined;
-    const meta = JSON.parse(metaText) as RunMeta;
-    if (meta.user_id !== userId) return undefined;
+    const meta = await this.ownedMeta(runId, userId);
+    if (!meta) return undefined;
     const run = new Run(runId, meta.user_id, meta.agent_id, meta.session_id);
     run.cancel = (code) => void this.requestCancel(runId, code).catch((e: Error) => this.warn(e));
     void this.pump(run, signal);
     return run;
+  }
+
+  /** True when another replica drives this run for this user (so it can be cancelled from here). */
+  async isOwnedBy(runId: string, userId: string): Promise<boolean> {
+    return (await this.ownedMeta(runId, userId)) !== undefined;
+  }
+
+  private async ownedMeta(runId: string, userId: string): Promise<RunMeta | undefined> {
+    const metaText = await this.redis.client?.get(this.redis.key('run', runId, 'meta'));
+    if (!metaText) return undefined;
+    const meta = JSON.parse(metaText) as RunMeta;
+    return meta.user_id === userId ? meta : undefined;
   }
 
   private async pump(run: Run, signal: AbortSignal): Promise<void> {

@@ -57,10 +57,8 @@ export class StreamService {
   async cancel(runId: string, userId: string): Promise<void> {
     const local = this.registry.findOwned(runId, userId);
     if (local) return local.cancel(ErrorCode.REQUEST_CANCELLED);
-    const controller = new AbortController();
-    const remote = await this.mirror.follow(runId, userId, controller.signal);
-    controller.abort();
-    if (!remote) throw new AppException(ErrorCode.RUN_NOT_FOUND, `no run ${runId}`);
+    if (!(await this.mirror.isOwnedBy(runId, userId)))
+      throw new AppException(ErrorCode.RUN_NOT_FOUND, `no run ${runId}`);
     await this.mirror.requestCancel(runId, ErrorCode.REQUEST_CANCELLED);
   }
 
