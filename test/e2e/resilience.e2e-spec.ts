@@ -43,8 +43,10 @@ describe('when agents fail', () => {
           max_attempts: 5,
           base_backoff_ms: 1,
           max_backoff_ms: 5,
+          // A floor large enough that the budget never binds here: early failures in a burst would
+          // otherwise meet a budget computed from the few calls seen so far.
           budget_percent: 100,
-          min_retries_per_second: 0,
+          min_retries_per_second: 50,
         },
       },
       {
