@@ -48,6 +48,7 @@ describe('the answer cache (in memory)', () => {
     const second = await ask(gw, alice, { agent_id: 'private', query: `  ${QUESTION.replace(' ', '   ')} ` });
     expect(first.headers['x-cache']).toBe('MISS');
     expect(second.headers['x-cache']).toBe('HIT');
+    expect(second.headers['content-type']).toBe(first.headers['content-type']);
     expect(second.json()).toEqual(first.json());
     expect(calls() - before).toBe(1);
   });
@@ -219,6 +220,7 @@ describe('two replicas sharing Redis', () => {
     const before = agent.server.stats().total;
     const second = await ask(two, token, { agent_id: 'reference', query: QUESTION });
     expect(second.headers['x-cache']).toBe('HIT');
+    expect(second.headers['content-type']).toBe(first.headers['content-type']);
     expect(second.json()).toEqual(first.json());
     expect(agent.server.stats().total).toBe(before);
   });

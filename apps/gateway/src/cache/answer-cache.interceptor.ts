@@ -44,7 +44,7 @@ export class AnswerCacheInterceptor implements NestInterceptor {
       const hit = await this.cache.get(key);
       if (hit !== undefined) {
         this.metrics.cacheLookups.inc({ agent: agent.id, result: 'hit' });
-        void reply.header('x-cache', 'HIT');
+        void reply.header('x-cache', 'HIT').type('application/json; charset=utf-8');
         return of(hit);
       }
     }

@@ -46,18 +46,27 @@ export class AnswerCache {
     return `answer:${agent.id}:${digest}`;
   }
 
-  async get<T>(key: string): Promise<T | undefined> {
+  /**
+   * The answer's JSON text, as stored: a hit is sent without serializing it again. Anything else
+   * found under the key (an entry written in another format) is a miss.
+   */
+  async get(key: string): Promise<string | undefined> {
     try {
-      return await withTimeout(this.cache.get<T>(key), this.config.redis.commandTimeoutMs);
+      const lookup = this.cache.get<unknown>(key);
+      // Without Redis the lookup is in-process and cannot hang: no timer needed.
+      const hit = this.config.redis.url ? await withTimeout(lookup, this.config.redis.commandTimeoutMs) : await lookup;
+      return typeof hit === 'string' ? hit : undefined;
     } catch (error) {
       this.warn(error);
       return undefined;
     }
   }
 
-  set(key: string, value: unknown, ttlMs: number): void {
-    if (Buffer.byteLength(JSON.stringify(value)) > this.config.cache.maxEntryBytes) return;
-    withTimeout(this.cache.set(key, value, ttlMs), this.config.redis.commandTimeoutMs).catch((e: unknown) =>
+  /** Stores the answer as JSON text, unless it is larger than one entry may be. */
+  set(key: string, answer: unknown, ttlMs: number): void {
+    const text = JSON.stringify(answer);
+    if (Buffer.byteLength(text) > this.config.cache.maxEntryBytes) return;
+    withTimeout(this.cache.set(key, text, ttlMs), this.config.redis.commandTimeoutMs).catch((e: unknown) =>
       this.warn(e),
     );
   }

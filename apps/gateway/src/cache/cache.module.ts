@@ -1,10 +1,10 @@
 import KeyvRedis from '@keyv/redis';
 import { CacheModule as NestCacheModule } from '@nestjs/cache-manager';
 import { Global, Logger, Module } from '@nestjs/common';
-import { CacheableMemory } from 'cacheable';
 import { Keyv } from 'keyv';
 import { AppConfig } from '../config/app-config';
 import { AnswerCache } from './answer-cache';
+import { InProcessLru } from './in-process-lru';
 import { AnswerCacheInterceptor } from './answer-cache.interceptor';
 
 /** Shutting down must not wait on a Redis that is away: close without the polite QUIT. */
@@ -17,12 +17,9 @@ class ForcefulKeyvRedis extends KeyvRedis<unknown> {
 /** L1: a bounded in-process LRU. L2: Redis (shared by every replica) when REDIS_URL is set. */
 function stores(config: AppConfig): Keyv[] {
   const logger = new Logger('AnswerCache');
-  // In-process entries are kept as objects: serializing them on every hit cost more than the lookup.
-  const l1 = new Keyv({
-    store: new CacheableMemory({ lruSize: config.cache.maxEntries, checkInterval: 30_000 }),
-    serialize: undefined,
-    deserialize: undefined,
-  });
+  // Answers are stored as JSON text; in process they are not wrapped in a second serialization, and
+  // they sit in a plain LRU (cacheable's memory store hashed and cloned every entry on every hit).
+  const l1 = new Keyv({ store: new InProcessLru(config.cache), serialize: undefined, deserialize: undefined });
   if (!config.redis.url) return [l1];
   const redisStore = new ForcefulKeyvRedis(
     {

@@ -68,9 +68,10 @@ export interface RateLimitConfig {
 }
 
 export interface CacheConfig {
-  /** In-process LRU (L1) bound; with entries at most maxEntryBytes, memory stays under their product. */
+  /** In-process LRU (L1): at most maxEntries answers and maxBytes of them (as JSON), none over maxEntryBytes. */
   maxEntries: number;
   maxEntryBytes: number;
+  maxBytes: number;
 }
 
 export interface ShutdownConfig {
@@ -123,7 +124,11 @@ export class AppConfig {
       failOpen: env.RATE_LIMIT_FAIL_OPEN === 'true',
       maxKeys: env.RATE_LIMIT_MAX_KEYS,
     };
-    this.cache = { maxEntries: env.CACHE_MAX_ENTRIES, maxEntryBytes: env.CACHE_MAX_ENTRY_BYTES };
+    this.cache = {
+      maxEntries: env.CACHE_MAX_ENTRIES,
+      maxEntryBytes: env.CACHE_MAX_ENTRY_BYTES,
+      maxBytes: env.CACHE_MAX_BYTES,
+    };
     this.shutdown = { delayMs: env.SHUTDOWN_DELAY_MS, drainTimeoutMs: env.DRAIN_TIMEOUT_MS };
     this.database = {
       url: env.DATABASE_URL,

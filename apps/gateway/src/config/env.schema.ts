@@ -154,8 +154,9 @@ export const envSchema = z.object({
   RATE_LIMITS: rateLimitsSchema.prefault(DEFAULT_RATE_LIMITS),
   RATE_LIMIT_FAIL_OPEN: z.enum(['true', 'false']).default('true'),
   RATE_LIMIT_MAX_KEYS: int(1000, 10_000_000, 100_000),
-  CACHE_MAX_ENTRIES: int(0, 10_000_000, 10_000),
+  CACHE_MAX_ENTRIES: int(1, 10_000_000, 10_000),
   CACHE_MAX_ENTRY_BYTES: int(1024, 16 * 1024 * 1024, 256 * 1024),
+  CACHE_MAX_BYTES: int(1024 * 1024, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
 
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
   BATCH_CONCURRENCY: int(1, 256, 4),

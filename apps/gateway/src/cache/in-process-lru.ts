@@ -1,0 +1,36 @@
+import { LRUCache } from 'lru-cache';
+import type { CacheConfig } from '../config/app-config';
+
+/**
+ * The L1 store for Keyv: an LRU bounded in entries and in bytes (each entry measured once, as JSON,
+ * when it is stored). Keyv passes the TTL as a number; lru-cache takes it in an options object.
+ */
+export class InProcessLru {
+  readonly lru: LRUCache<string, object>;
+
+  constructor(config: CacheConfig) {
+    this.lru = new LRUCache<string, object>({
+      max: config.maxEntries,
+      maxSize: config.maxBytes,
+      maxEntrySize: config.maxEntryBytes,
+      sizeCalculation: (entry) => Math.max(1, Buffer.byteLength(JSON.stringify(entry))),
+    });
+  }
+
+  get(key: string): object | undefined {
+    return this.lru.get(key);
+  }
+
+  set(key: string, value: object, ttlMs?: number): boolean {
+    this.lru.set(key, value, { ttl: ttlMs });
+    return true;
+  }
+
+  delete(key: string): boolean {
+    return this.lru.delete(key);
+  }
+
+  clear(): void {
+    this.lru.clear();
+  }
+}
