@@ -50,6 +50,20 @@ describe('stream deadlines and sessions', () => {
     expect(events.at(-1)!.json()).toMatchObject({ code: 'AGENT_TIMEOUT' });
   });
 
+  it('cancels the agent call when a client hangs up on a unary query', async () => {
+    const hangUp = new AbortController();
+    const asked = fetch(`${base}/api/v1/agent/query`, {
+      method: 'POST',
+      signal: hangUp.signal,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ agent_id: 'reference', query: QUESTION, options: { ref_latency_ms: 5000 } }),
+    }).catch(() => undefined);
+    expect(await eventually(() => agent.server.stats().active === 1, 2000)).toBe(true);
+    hangUp.abort();
+    await asked;
+    expect(await eventually(() => agent.server.stats().active === 0, 1000)).toBe(true);
+  });
+
   it('cancels at once on disconnect when the resume window is 0', async () => {
     await readSse(
       await sseRequest(base, token, { agent_id: 'reference', query: QUESTION, options: { ref_tokens_per_second: 4 } }),

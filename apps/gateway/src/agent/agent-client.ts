@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Metadata, connectivityState, status as GrpcStatus } from '@grpc/grpc-js';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { Observable } from 'rxjs';
 import { METADATA_REQUEST_ID, type QueryRequest, type QueryResponse } from '@app/contracts';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../observability/metrics.service';
@@ -83,12 +82,7 @@ export class AgentClient implements OnApplicationShutdown {
     const deadlineMs = this.backend(agentId).definition.deadline_ms;
     return this.withAttempts(agentId, context, deadlineMs, (target, deadline) =>
       target.breaker.fire(() =>
-        this.timed(target, 'Query', () =>
-          firstValue(
-            target.service.Query(request, metadataFor(context), { deadline: new Date(deadline) }),
-            context.signal,
-          ),
-        ),
+        this.timed(target, 'Query', () => unaryCall(target, request, context, new Date(deadline))),
       ),
     );
   }
@@ -261,26 +255,26 @@ function cancelled(): AppException {
   return new AppException(ErrorCode.REQUEST_CANCELLED, 'request cancelled');
 }
 
-/** Resolves with the call's answer; an abort unsubscribes, which cancels the gRPC call. */
-function firstValue<T>(call$: Observable<T>, signal?: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal?.aborted) return reject(cancelled());
-    const onAbort = () => {
-      subscription.unsubscribe();
-      reject(cancelled());
-    };
-    const subscription = call$.subscribe({
-      next: (value) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      error: (error: Error) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(error);
-      },
+/** One unary call that an abort cancels (the agent sees CANCELLED), rejecting with REQUEST_CANCELLED. */
+async function unaryCall(
+  target: AgentTarget,
+  request: QueryRequest,
+  context: CallContext,
+  deadline: Date,
+): Promise<QueryResponse> {
+  const { signal } = context;
+  if (signal?.aborted) throw cancelled();
+  let onAbort: (() => void) | undefined;
+  try {
+    return await target.query(request, metadataFor(context), deadline, (call) => {
+      onAbort = () => call.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  } catch (error) {
+    throw signal?.aborted ? cancelled() : error;
+  } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 function metadataFor(context: CallContext): Metadata {

@@ -5,11 +5,11 @@ import {
   makeClientConstructor,
   type Client,
   type ClientReadableStream,
+  type ClientUnaryCall,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { ClientProxyFactory, Transport, type ClientGrpc, type ClientGrpcProxy } from '@nestjs/microservices';
 import { service as healthServiceDefinition } from 'grpc-health-check';
-import type { Observable } from 'rxjs';
 import {
   AGENT_PACKAGE,
   AGENT_PROTO_PATH,
@@ -22,9 +22,15 @@ import {
 import type { AgentDefinition } from '../config/env.schema';
 import { TargetBreaker, type StateListener } from './target-breaker';
 
-/** The agent service as Nest's ClientGrpc exposes it: (request, metadata, call options). */
-export interface AgentServiceClient {
-  Query(request: QueryRequest, metadata: Metadata, options: { deadline: Date }): Observable<QueryResponse>;
+/** The raw grpc-js stub behind Nest's ClientGrpc: callbacks and call objects, no Observables. */
+interface AgentStub {
+  Query(
+    request: QueryRequest,
+    metadata: Metadata,
+    options: { deadline: Date },
+    callback: (error: ServiceError | null, response?: QueryResponse) => void,
+  ): ClientUnaryCall;
+  StreamQuery(request: QueryRequest, metadata: Metadata, options: { deadline: Date }): ClientReadableStream<QueryChunk>;
 }
 
 interface HealthClient extends Client {
@@ -52,7 +58,6 @@ export interface TargetHealth {
 
 /** One gRPC endpoint of an agent: its channel, service stub, health client and breaker. */
 export class AgentTarget {
-  readonly service: AgentServiceClient;
   readonly breaker: TargetBreaker;
   private readonly proxy: ClientGrpcProxy;
   private readonly channel: Client;
@@ -78,7 +83,6 @@ export class AgentTarget {
     });
     const grpc = this.proxy as ClientGrpc;
     this.channel = grpc.getClientByServiceName<Client>(AGENT_SERVICE);
-    this.service = grpc.getService<AgentServiceClient>(AGENT_SERVICE);
     // Health checks share the agent's channel: they test the connection calls really use.
     this.health = new HealthClientConstructor(address, credentials.createInsecure(), {
       channelOverride: this.channel.getChannel(),
@@ -86,12 +90,32 @@ export class AgentTarget {
     this.breaker = new TargetBreaker(agentId, address, breakerConfig, onBreakerChange);
   }
 
+  /**
+   * One unary call on the raw stub (the Observable form cost a measurable share of a request);
+   * `onCall` gets the call object, so that the caller can cancel it.
+   */
+  query(
+    request: QueryRequest,
+    metadata: Metadata,
+    deadline: Date,
+    onCall: (call: ClientUnaryCall) => void,
+  ): Promise<QueryResponse> {
+    return new Promise((resolve, reject) => {
+      onCall(
+        this.stub.Query(request, metadata, { deadline }, (error, response) =>
+          error ? reject(error) : resolve(response!),
+        ),
+      );
+    });
+  }
+
   /** A raw server stream: unlike the Observable form it can be paused and cancelled directly. */
   streamQuery(request: QueryRequest, metadata: Metadata, deadline: Date): ClientReadableStream<QueryChunk> {
-    const client = this.channel as unknown as {
-      StreamQuery(r: QueryRequest, m: Metadata, o: { deadline: Date }): ClientReadableStream<QueryChunk>;
-    };
-    return client.StreamQuery(request, metadata, { deadline });
+    return this.stub.StreamQuery(request, metadata, { deadline });
+  }
+
+  private get stub(): AgentStub {
+    return this.channel as unknown as AgentStub;
   }
 
   connectivity(): connectivityState {
