@@ -18,6 +18,9 @@ function useJsonErrorsWithOurCodes(fastify: FastifyInstance): void {
   // JSON is the only body this API takes: anything else is 415, not a confusing 400.
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    // No body at all (a DELETE from a client that always sends the header) is no body, not bad JSON;
+    // routes that need one say so when they validate it.
+    if (body === '') return done(null, undefined);
     void parse(request, body as string, (error, value) => {
       if (error) done(new AppException(ErrorCode.MALFORMED_JSON, 'request body is not valid JSON'), undefined);
       else done(null, value);

@@ -95,6 +95,12 @@ describe('AgentController through the real pipeline', () => {
       expect(res.json()).toMatchObject({ code: 'MALFORMED_JSON' });
     });
 
+    it('returns 400 VALIDATION_FAILED for an empty body', async () => {
+      const res = await post('/api/v1/agent/query', '');
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+    });
+
     it('returns 413 for a body over the limit', async () => {
       const res = await post('/api/v1/agent/query', { agent_id: 'reference', query: 'x'.repeat(70_000) });
       expect(res.statusCode).toBe(413);

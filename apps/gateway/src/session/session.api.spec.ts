@@ -167,6 +167,13 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     const closed = await call('DELETE', `/api/v1/session/${id}`, alice);
     expect(closed.statusCode).toBe(200);
     expect(closed.json()).toMatchObject({ state: 'closed', closed_at: expect.any(String) });
+    // Many HTTP clients send Content-Type: application/json on every request, bodiless DELETEs included.
+    const again = await gw.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/session/${id}`,
+      headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+    });
+    expect(again.statusCode).toBe(200);
     const res = await ask(id, 'still there?');
     expect(res.statusCode).toBe(409);
     expect(res.json()).toMatchObject({ code: 'SESSION_CLOSED' });
