@@ -15,7 +15,8 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import autocannon from 'autocannon';
-import Fastify from 'fastify';
+import Fastify, { type FastifyReply } from 'fastify';
+import WebSocket from 'ws';
 import { AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS } from '@app/contracts';
 
 const { values: args } = parseArgs({
@@ -122,6 +123,144 @@ async function cannon(url: string, opts: Partial<autocannon.Options>): Promise<n
   return result.requests.average;
 }
 
+/** In process: the agent client refusing calls to an agent whose breaker is open; each in ms. */
+async function breakerRejections(calls: number): Promise<number[]> {
+  const { AppConfig } = await import('../apps/gateway/src/config/app-config');
+  const { MetricsService } = await import('../apps/gateway/src/observability/metrics.service');
+  const { AgentClient } = await import('../apps/gateway/src/agent/agent-client');
+  const config = AppConfig.fromEnv({
+    JWT_SECRET: SECRET,
+    AGENTS: JSON.stringify([
+      {
+        id: 'down',
+        targets: ['127.0.0.1:1'],
+        breaker: { volume_threshold: 1, reset_timeout_ms: 600_000 },
+        retry: { max_attempts: 1 },
+      },
+    ]),
+  });
+  const client = new AgentClient(config, new MetricsService());
+  const context = { userId: 'bench', requestId: 'bench' };
+  const ask = () =>
+    client.query(
+      'down',
+      {
+        session_id: '',
+        agent_id: 'down',
+        query: 'x',
+        options: {},
+        history: [],
+        request_id: 'bench',
+      },
+      context,
+    );
+  await ask().catch(() => undefined); // fails to connect: the breaker opens
+  const times: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const started = performance.now();
+    const code = await ask().then(
+      () => 'OK',
+      (e: { code?: string }) => e.code,
+    );
+    times.push(performance.now() - started);
+    if (code !== 'CIRCUIT_OPEN') throw new Error(`expected CIRCUIT_OPEN, got ${code}`);
+  }
+  client.onApplicationShutdown();
+  return times.sort((a, b) => a - b);
+}
+
+/** Least-squares slope of y over x. */
+function slope(points: number[][]): number {
+  const n = points.length;
+  if (n < 2) return NaN;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const sxy = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return sxy / sxx;
+}
+
+/** A short conversation: a session, `turns` queries in it, its history read back, then closed. */
+async function converse(port: number, headers: Record<string, string>, turns: number): Promise<void> {
+  const base = `http://127.0.0.1:${port}/api/v1/session`;
+  const created = await fetch(base, { method: 'POST', headers, body: JSON.stringify({ agent_id: 'reference' }) });
+  if (created.status !== 201) throw new Error(`session refused: ${created.status}`);
+  const { id } = (await created.json()) as { id: string };
+  for (let i = 0; i < turns; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/agent/query`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ agent_id: 'reference', session_id: id, query: `${QUERY} (${i})` }),
+    });
+    if (res.status !== 200) throw new Error(`query in session failed: ${res.status}`);
+  }
+  if ((await fetch(`${base}/${id}/messages`, { headers })).status !== 200) throw new Error('history failed');
+  if ((await fetch(`${base}/${id}`, { method: 'DELETE', headers })).status !== 200) throw new Error('close failed');
+}
+
+const ACTIVE_STREAM_SECONDS = 10;
+
+/** N SSE streams at once; the gap between consecutive chunks of each, in ms. */
+async function activeSseGaps(port: number, auth: object, body: object, n: number): Promise<number[]> {
+  const gaps: number[] = [];
+  const until = Date.now() + ACTIVE_STREAM_SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/agent/stream`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (res.status !== 200) throw new Error(`stream refused: ${res.status}`);
+      const reader = res.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+      let last = 0;
+      while (Date.now() < until) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        const now = performance.now();
+        // Several events can arrive in one read: each gets an equal share of the gap.
+        const chunks = new TextDecoder().decode(value).split('event: chunk').length - 1;
+        if (chunks > 0 && last > 0) gaps.push((now - last) / chunks);
+        if (chunks > 0) last = now;
+      }
+      await reader.cancel().catch(() => undefined);
+    }),
+  );
+  return gaps;
+}
+
+/** N WebSocket connections with one run each; the gap between consecutive chunks of each run, in ms. */
+async function activeWsGaps(port: number, auth: object, body: object, n: number): Promise<number[]> {
+  const gaps: number[] = [];
+  const until = Date.now() + ACTIVE_STREAM_SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/api/v1/stream`, { headers: { ...auth } });
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      let last = 0;
+      await new Promise<void>((resolve, reject) => {
+        const finish = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(finish, until - Date.now());
+        socket.on('message', (raw: Buffer) => {
+          const { event } = JSON.parse(raw.toString('utf8')) as { event: string };
+          if (event === 'chunk') {
+            const now = performance.now();
+            if (last > 0) gaps.push(now - last);
+            last = now;
+          } else if (event === 'done') finish();
+          else if (event === 'error') reject(new Error(`stream failed: ${raw.toString('utf8')}`));
+        });
+        socket.send(JSON.stringify({ event: 'query', data: body }));
+      });
+      socket.close();
+    }),
+  );
+  return gaps;
+}
+
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
   const [agentPort, gwPort, proxyPort, constPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -194,7 +333,9 @@ async function main(): Promise<void> {
       headers: { ...auth, 'content-type': 'application/json' },
       body: cachedBody,
     }).then((r) => r.text());
-    constant.get('/constant', (_req, reply) => reply.type('application/json').send(cachedAnswer));
+    const sendConstant = (_req: unknown, reply: FastifyReply) => reply.type('application/json').send(cachedAnswer);
+    constant.get('/constant', sendConstant);
+    constant.post('/constant', sendConstant);
     await constant.listen({ port: constPort, host: '127.0.0.1' });
     await queryDirect({});
 
@@ -255,8 +396,9 @@ async function main(): Promise<void> {
           body: cachedBody,
         }),
       );
-      // 5. Rejection latency with the breaker open (through HTTP, so it includes the HTTP round trip).
-      const open = await latencies(8, LATENCY_REQUESTS, async () => {
+      // 5. Rejection latency with the breaker open: through HTTP (one at a time, beside a constant route
+      // on the same HTTP client), and the agent client's own decision, in process.
+      const open = await latencies(1, LATENCY_REQUESTS, async () => {
         const status = await post(
           gwPort,
           '/api/v1/agent/query',
@@ -265,8 +407,15 @@ async function main(): Promise<void> {
         );
         if (status !== 503) throw new Error(`expected 503, got ${status}`);
       });
+      const constantLatency = await latencies(1, LATENCY_REQUESTS, async () => {
+        if ((await post(constPort, '/constant', '{}', {})) !== 200) throw new Error('constant route failed');
+      });
       note('breaker_open_p50', percentile(open, 50));
       note('breaker_open_p99', percentile(open, 99));
+      note('constant_p99', percentile(constantLatency, 99));
+      const decision = await breakerRejections(QUICK ? 1000 : 20_000);
+      note('breaker_decision_p50_us', percentile(decision, 50) * 1000);
+      note('breaker_decision_p99_us', percentile(decision, 99) * 1000);
     }
 
     // 4. Idle SSE streams: memory per open stream.
@@ -312,55 +461,68 @@ async function main(): Promise<void> {
     note('idle_stream_heap_kb_each', (heapAfter - heapBefore) / open / 1024);
     controllers.forEach((c) => c.abort());
 
-    // 6. Active streams: N at 50 tokens/s; the gap between chunks as the client sees it, minus the agent's 20 ms.
+    // 6. Active streams: N at 50 tokens/s over SSE, then over WebSocket; the gap between chunks as the
+    // client sees it (the agent sends one every 20 ms).
     const active = Number(args['active-streams']);
     if (active > 0) {
       await sleep(3000); // the idle streams' runs end once their resume window has passed
-      const gaps: number[] = [];
-      const until = Date.now() + 10_000;
-      await Promise.all(
-        Array.from({ length: active }, async () => {
-          const res = await fetch(`http://127.0.0.1:${gwPort}/api/v1/agent/stream`, {
-            method: 'POST',
-            headers: { ...auth, 'content-type': 'application/json' },
-            body: JSON.stringify({ agent_id: 'reference', query: QUERY, options: { ref_tokens_per_second: 50 } }),
-          });
-          if (res.status !== 200) throw new Error(`stream refused: ${res.status}`);
-          const reader = res.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-          let last = 0;
-          while (Date.now() < until) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            const now = performance.now();
-            const chunks = new TextDecoder().decode(value).split('event: chunk').length - 1;
-            if (chunks > 0 && last > 0) gaps.push((now - last) / chunks);
-            if (chunks > 0) last = now;
-          }
-          await reader.cancel().catch(() => undefined);
-        }),
-      );
-      gaps.sort((a, b) => a - b);
+      const body = { agent_id: 'reference', query: QUERY, options: { ref_tokens_per_second: 50 } };
+      for (const [transport, gapsOf] of [
+        ['sse', activeSseGaps],
+        ['ws', activeWsGaps],
+      ] as const) {
+        const gaps = (await gapsOf(gwPort, auth, body, active)).sort((a, b) => a - b);
+        note(`active_${transport}_gap_p50`, percentile(gaps, 50));
+        note(`active_${transport}_gap_p99`, percentile(gaps, 99));
+        await sleep(2000);
+      }
       note('active_streams', active);
-      note('active_gap_p50', percentile(gaps, 50));
-      note('active_gap_p99', percentile(gaps, 99));
     }
 
     if (Number(args['soak-min']) > 0) {
+      // Mixed load in cycles: uncached and cached queries, SSE and WebSocket streams, a conversation in a
+      // session. Memory is sampled after each cycle; the trend is fitted after the first fifth (warm-up).
       const until = Date.now() + Number(args['soak-min']) * 60_000;
-      const samples: number[] = [];
+      const samples: { minute: number; rssMb: number; heapMb: number }[] = [];
+      const soakStart = Date.now();
+      const json = { ...auth, 'content-type': 'application/json' };
+      const streamBody = { agent_id: 'reference', query: QUERY, options: { ref_tokens_per_second: 50 } };
       while (Date.now() < until) {
-        await cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, {
-          method: 'POST',
-          headers: { ...auth, 'content-type': 'application/json', 'cache-control': 'no-cache' },
-          body: JSON.stringify({ agent_id: 'reference', query: QUERY, options: { n: String(unique++) } }),
-          connections: 8,
+        await Promise.all([
+          cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, {
+            method: 'POST',
+            headers: { ...json, 'cache-control': 'no-cache' },
+            body: JSON.stringify({ agent_id: 'reference', query: QUERY, options: { n: String(unique++) } }),
+            connections: 4,
+            duration: 5,
+          }),
+          cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, {
+            method: 'POST',
+            headers: json,
+            body: cachedBody,
+            connections: 4,
+            duration: 5,
+          }),
+          activeSseGaps(gwPort, auth, streamBody, 20),
+          activeWsGaps(gwPort, auth, streamBody, 20),
+          converse(gwPort, json, 5),
+        ]);
+        samples.push({
+          minute: (Date.now() - soakStart) / 60_000,
+          rssMb: (await rssOf()) / 2 ** 20,
+          heapMb: (await heapOf()) / 2 ** 20,
         });
-        samples.push((await rssOf()) / 1024 / 1024);
       }
+      const settled = samples.slice(Math.floor(samples.length / 5));
       note('soak_minutes', Number(args['soak-min']));
-      note('soak_rss_first_mb', samples[0]);
-      note('soak_rss_last_mb', samples[samples.length - 1]);
-      note('soak_rss_max_mb', Math.max(...samples));
+      note('soak_rss_first_mb', settled[0].rssMb);
+      note('soak_rss_last_mb', settled[settled.length - 1].rssMb);
+      note('soak_rss_max_mb', Math.max(...settled.map((x) => x.rssMb)));
+      note('soak_rss_slope_mb_per_10min', 10 * slope(settled.map((x) => [x.minute, x.rssMb])));
+      note('soak_heap_slope_mb_per_10min', 10 * slope(settled.map((x) => [x.minute, x.heapMb])));
+      process.stderr.write(
+        `soak samples (minute, RSS MB, heap+external MB):\n${samples.map((x) => `${x.minute.toFixed(1)} ${x.rssMb.toFixed(0)} ${x.heapMb.toFixed(0)}`).join('\n')}\n`,
+      );
     }
   } finally {
     const stopped = Promise.all([gateway, agent].map((c) => new Promise((resolve) => c.once('exit', resolve))));
@@ -389,16 +551,20 @@ async function main(): Promise<void> {
     ]),
     `| throughput, uncached (req/s) | ${fixed(m('gateway_uncached_rps'), 0)} | ${fixed(m('proxy_rps'), 0)} (minimal Node proxy) | ×${fixed(m('gateway_uncached_rps') / m('proxy_rps'), 2)} | ≥ ×0.8 |`,
     `| throughput, cache hits (req/s) | ${fixed(m('gateway_cached_rps'), 0)} | ${fixed(m('constant_rps'), 0)} (constant Fastify route) | ×${fixed(m('gateway_cached_rps') / m('constant_rps'), 2)} | ≥ ×0.9 |`,
-    `| breaker open, rejection p99 (ms, incl. HTTP) | ${fixed(m('breaker_open_p99'))} | | p50 ${fixed(m('breaker_open_p50'))} | ≤ 0.5 |`,
+    `| breaker open, rejection through HTTP p50 / p99 (ms) | ${fixed(m('breaker_open_p50'))} / ${fixed(m('breaker_open_p99'))} | ${fixed(m('constant_p99'))} (constant route p99) | +${fixed(m('breaker_open_p99') - m('constant_p99'))} at p99 | ≤ 0.5 |`,
+    `| breaker open, the agent client's rejection p50 / p99 (µs, in process) | ${fixed(m('breaker_decision_p50_us'), 1)} / ${fixed(m('breaker_decision_p99_us'), 1)} | | | ≤ 500 |`,
     `| idle SSE streams: memory each (KB), ${m('idle_streams')} streams | RSS ${fixed(m('idle_stream_kb_each'), 1)}, heap+external ${fixed(m('idle_stream_heap_kb_each'), 1)} | | | ≤ 16 |`,
     ...(results.active_streams
       ? [
-          `| ${m('active_streams')} active SSE streams at 50 tokens/s: gap between chunks p50 / p99 (ms; the agent's is 20) | ${fixed(m('active_gap_p50'), 1)} / ${fixed(m('active_gap_p99'), 1)} | | +${fixed(m('active_gap_p99') - 20, 1)} at p99 | ≤ +10 |`,
+          ...(['sse', 'ws'] as const).map(
+            (t) =>
+              `| ${m('active_streams')} active ${t === 'sse' ? 'SSE' : 'WebSocket'} streams at 50 tokens/s: gap between chunks p50 / p99 (ms; the agent's is 20) | ${fixed(m(`active_${t}_gap_p50`), 1)} / ${fixed(m(`active_${t}_gap_p99`), 1)} | | +${fixed(m(`active_${t}_gap_p99`) - 20, 1)} at p99 | ≤ +10 |`,
+          ),
         ]
       : []),
     ...(results.soak_minutes
       ? [
-          `| soak ${m('soak_minutes')} min: RSS first / last / max (MB) | ${fixed(m('soak_rss_first_mb'), 0)} / ${fixed(m('soak_rss_last_mb'), 0)} / ${fixed(m('soak_rss_max_mb'), 0)} | | | flat |`,
+          `| soak ${m('soak_minutes')} min, after warm-up: RSS first / last / max (MB) | ${fixed(m('soak_rss_first_mb'), 0)} / ${fixed(m('soak_rss_last_mb'), 0)} / ${fixed(m('soak_rss_max_mb'), 0)} | | trend: RSS ${fixed(m('soak_rss_slope_mb_per_10min'), 1)}, heap ${fixed(m('soak_heap_slope_mb_per_10min'), 1)} MB per 10 min | flat |`,
         ]
       : []),
   ];
