@@ -3,7 +3,7 @@ import { Keyv } from 'keyv';
 import type { CacheConfig } from '../config/app-config';
 import { InProcessLru } from './in-process-lru';
 
-const answer = (bytes: number) => ({ answer: 'x'.repeat(bytes) });
+const answer = (bytes: number) => JSON.stringify({ answer: 'x'.repeat(bytes) });
 
 /** The L1 tier as the cache uses it: behind Keyv, entries kept as objects. */
 function l1(config: CacheConfig): { store: InProcessLru; keyv: Keyv } {

@@ -1,9 +1,15 @@
 import { LRUCache } from 'lru-cache';
 import type { CacheConfig } from '../config/app-config';
 
+/** Answers are stored as JSON text (in Keyv's `{value, expires}` wrapper): measure the text as is. */
+function sizeOf(entry: object): number {
+  const value = (entry as { value?: unknown }).value;
+  return Math.max(1, Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(entry)));
+}
+
 /**
- * The L1 store for Keyv: an LRU bounded in entries and in bytes (each entry measured once, as JSON,
- * when it is stored). Keyv passes the TTL as a number; lru-cache takes it in an options object.
+ * The L1 store for Keyv: an LRU bounded in entries and in bytes (each entry measured once, when it is
+ * stored). Keyv passes the TTL as a number; lru-cache takes it in an options object.
  */
 export class InProcessLru {
   readonly lru: LRUCache<string, object>;
@@ -13,7 +19,7 @@ export class InProcessLru {
       max: config.maxEntries,
       maxSize: config.maxBytes,
       maxEntrySize: config.maxEntryBytes,
-      sizeCalculation: (entry) => Math.max(1, Buffer.byteLength(JSON.stringify(entry))),
+      sizeCalculation: sizeOf,
     });
   }
 

@@ -22,6 +22,9 @@ interface Entry {
 export class RunRegistry implements BeforeApplicationShutdown {
   private readonly logger = new Logger(RunRegistry.name);
   private readonly runs = new Map<string, Entry>();
+  /** Unfinished runs per user: counted as runs start and finish, not by scanning every run. */
+  private readonly runningByUser = new Map<string, number>();
+  private running = 0;
 
   constructor(
     private readonly config: AppConfig,
@@ -32,15 +35,12 @@ export class RunRegistry implements BeforeApplicationShutdown {
   }
 
   get activeCount(): number {
-    let n = 0;
-    for (const { run } of this.runs.values()) if (!run.finished) n++;
-    return n;
+    return this.running;
   }
 
   /** Registers a new run, refusing (429) a user who already has the maximum of streams running. */
   add(run: Run): void {
-    let mine = 0;
-    for (const { run: r } of this.runs.values()) if (r.userId === run.userId && !r.finished) mine++;
+    const mine = this.runningByUser.get(run.userId) ?? 0;
     if (mine >= this.config.stream.maxPerUser) {
       throw new AppException(
         ErrorCode.TOO_MANY_STREAMS,
@@ -49,8 +49,16 @@ export class RunRegistry implements BeforeApplicationShutdown {
       );
     }
     this.runs.set(run.id, { run, readers: 0 });
+    this.runningByUser.set(run.userId, mine + 1);
+    this.running += 1;
     this.mirror.track(run);
-    run.once('finished', () => this.forgetLater(run.id));
+    run.once('finished', () => {
+      const left = (this.runningByUser.get(run.userId) ?? 1) - 1;
+      if (left > 0) this.runningByUser.set(run.userId, left);
+      else this.runningByUser.delete(run.userId);
+      this.running -= 1;
+      this.forgetLater(run.id);
+    });
   }
 
   /** The run if it is this user's; anyone else's run does not exist for them. */
