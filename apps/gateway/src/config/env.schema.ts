@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonText } from '../common/json-text';
 
 /** The development signing secret: accepted only outside production, where it is refused at start-up. */
 export const DEV_JWT_SECRET = 'agent-gateway-development-secret-do-not-use-in-production';
@@ -56,19 +57,7 @@ const agentSchema = z.object({
 
 export type AgentDefinition = z.infer<typeof agentSchema>;
 
-/** A variable holding JSON, parsed before its schema applies; `example` shows the expected form. */
-function jsonText(example: string) {
-  return z.string().transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `must be JSON: ${example}` });
-      return z.NEVER;
-    }
-  });
-}
-
-const agentsSchema = jsonText('[{"id":"rag-1","targets":["host:50051"]}]').pipe(
+const agentsSchema = jsonText('must be JSON: [{"id":"rag-1","targets":["host:50051"]}]').pipe(
   z
     .array(agentSchema)
     .min(1)
@@ -93,7 +82,7 @@ export const DEFAULT_AGENTS = JSON.stringify([
   },
 ]);
 
-const rateLimitsSchema = jsonText('[{"name":"second","ttl_ms":1000,"limit":20}]').pipe(
+const rateLimitsSchema = jsonText('must be JSON: [{"name":"second","ttl_ms":1000,"limit":20}]').pipe(
   z
     .array(
       z.strictObject({

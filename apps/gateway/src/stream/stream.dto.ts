@@ -1,26 +1,14 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { queryRequestSchema } from '../agent/agent.dto';
+import { jsonText } from '../common/json-text';
 
 /** GET /agent/stream carries the query in the URL: options arrive as a JSON string. */
 export const streamQueryParamsSchema = z.strictObject({
   agent_id: z.string().min(1).max(63),
   query: z.string().trim().min(1).max(8000),
   session_id: z.uuid().optional(),
-  options: z
-    .string()
-    .max(16_384)
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined) return undefined;
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'options must be a JSON object' });
-        return z.NEVER;
-      }
-    })
-    .pipe(queryRequestSchema.shape.options),
+  options: jsonText('options must be a JSON object', 16_384).optional().pipe(queryRequestSchema.shape.options),
   ticket: z.string().max(4096).optional(),
 });
 
