@@ -118,6 +118,33 @@ describe('stream deadlines and sessions', () => {
   });
 });
 
+describe('a run that grows past MAX_RUN_BYTES', () => {
+  let agent: RunningAgent;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    agent = await startReferenceAgent({ tokensPerSecond: 0 });
+    gw = await createTestGateway([{ id: 'reference', targets: [agent.target] }], { MAX_RUN_BYTES: '1024' });
+  }, 30_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await agent?.stop();
+  });
+
+  it('ends with RUN_TOO_LARGE after what fitted, and the agent call is cancelled', async () => {
+    const base = await gw.listen();
+    const { events } = await readSse(
+      await sseRequest(base, await gw.tokenFor('alice'), { agent_id: 'reference', query: QUESTION }),
+    );
+    const chunks = events.filter((e) => e.event === 'chunk');
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(chunks.map((e) => e.json().text as string).join('').length).toBeLessThan(1024);
+    expect(events.at(-1)!.json()).toMatchObject({ code: 'RUN_TOO_LARGE' });
+    expect(await eventually(() => agent.server.stats().active === 0, 1000)).toBe(true);
+  });
+});
+
 describe('two gateway replicas sharing Redis', () => {
   let agent: RunningAgent;
   let one: TestGateway;

@@ -9,6 +9,9 @@ export interface RunEvent {
   data: Record<string, unknown>;
 }
 
+/** What a chunk event carries besides its text (run id, seq, keys), for the run's size bound. */
+const CHUNK_OVERHEAD = 80;
+
 export const isTerminal = (e: RunEvent): boolean => e.event === 'done' || e.event === 'error';
 
 /**
@@ -48,7 +51,9 @@ export class Run extends EventEmitter {
     if (this.finished) return undefined;
     const entry: RunEvent = { seq: this.events.length, event, data: { run_id: this.id, ...data } };
     this.events.push(entry);
-    this.size += JSON.stringify(entry.data).length;
+    // A chunk is measured by its text (serializing every chunk twice showed in profiles); the other
+    // events are few and small.
+    this.size += event === 'chunk' ? String(data.text).length + CHUNK_OVERHEAD : JSON.stringify(entry.data).length;
     this.emit('event', entry);
     return entry;
   }
@@ -58,26 +63,33 @@ export class Run extends EventEmitter {
    * whose position is past a run that has ended still gets the terminal event, never a hang.
    */
   async *read(afterSeq: number, signal: AbortSignal): AsyncGenerator<RunEvent> {
-    let next = afterSeq + 1;
-    while (!signal.aborted) {
-      while (next < this.events.length) {
-        const event = this.events[next++];
-        yield event;
-        if (isTerminal(event)) return;
+    // One listener pair for the reader's whole life (not one per event waited for): this is the
+    // hot path of every active stream.
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      const resolve = wake;
+      wake = undefined;
+      resolve?.();
+    };
+    this.on('event', notify);
+    signal.addEventListener('abort', notify, { once: true });
+    try {
+      let next = afterSeq + 1;
+      while (!signal.aborted) {
+        while (next < this.events.length) {
+          const event = this.events[next++];
+          yield event;
+          if (isTerminal(event)) return;
+        }
+        if (this.finished) {
+          yield this.events[this.events.length - 1];
+          return;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
       }
-      if (this.finished) {
-        yield this.events[this.events.length - 1];
-        return;
-      }
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          this.off('event', wake);
-          signal.removeEventListener('abort', wake);
-          resolve();
-        };
-        this.on('event', wake);
-        signal.addEventListener('abort', wake, { once: true });
-      });
+    } finally {
+      this.off('event', notify);
+      signal.removeEventListener('abort', notify);
     }
   }
 }
