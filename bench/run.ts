@@ -48,8 +48,8 @@ type Client = grpc.Client & {
   StreamQuery(r: object, m: grpc.Metadata, o: object): grpc.ClientReadableStream<{ text: string }>;
 };
 
-function spawnNode(script: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [join(DIST, script)], {
+function spawnNode(script: string, env: Record<string, string>, nodeArgs: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeArgs, join(DIST, script)], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -207,6 +207,38 @@ async function converse(port: number, headers: Record<string, string>, turns: nu
   if ((await fetch(`${base}/${id}`, { method: 'DELETE', headers })).status !== 200) throw new Error('close failed');
 }
 
+/**
+ * The gateway's memory as V8 sees it after a full collection, read through the inspector protocol
+ * (the gateway runs with --inspect on loopback for the benchmark; nothing in the app is changed).
+ */
+async function memoryAfterGc(inspectPort: number): Promise<{ rss: number; heapUsed: number; external: number }> {
+  const [target] = (await fetch(`http://127.0.0.1:${inspectPort}/json/list`).then((r) => r.json())) as {
+    webSocketDebuggerUrl: string;
+  }[];
+  const socket = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  let id = 0;
+  const call = (method: string, params: object = {}) =>
+    new Promise<{ result?: { result?: { value?: string } } }>((resolve) => {
+      const mine = ++id;
+      const onMessage = (raw: Buffer) => {
+        const message = JSON.parse(raw.toString('utf8')) as { id?: number };
+        if (message.id !== mine) return;
+        socket.off('message', onMessage);
+        resolve(message as never);
+      };
+      socket.on('message', onMessage);
+      socket.send(JSON.stringify({ id: mine, method, params }));
+    });
+  await call('HeapProfiler.collectGarbage');
+  const reply = await call('Runtime.evaluate', {
+    expression: 'JSON.stringify(process.memoryUsage())',
+    returnByValue: true,
+  });
+  socket.close();
+  return JSON.parse(reply.result!.result!.value!) as { rss: number; heapUsed: number; external: number };
+}
+
 const ACTIVE_STREAM_SECONDS = 10;
 
 /** The baseline: N streams straight from the agent over gRPC; the gap between consecutive chunks of each. */
@@ -311,7 +343,9 @@ async function activeWsGaps(port: number, auth: object, body: object, n: number)
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
-  const [agentPort, gwPort, proxyPort, constPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [agentPort, gwPort, proxyPort, constPort, inspectPort] = await Promise.all(
+    Array.from({ length: 5 }, () => freePort()),
+  );
   const agent = spawnNode('apps/reference-agent/src/main.js', {
     AGENT_PORT: String(agentPort),
     AGENT_TOKENS_PER_SECOND: '0',
@@ -326,20 +360,24 @@ async function main(): Promise<void> {
       retry: { max_attempts: 1 },
     },
   ];
-  const gateway = spawnNode('apps/gateway/src/main.js', {
-    PORT: String(gwPort),
-    NODE_ENV: 'production',
-    JWT_SECRET: SECRET,
-    LOG_LEVEL: 'warn',
-    DATA_DIR: dataDir,
-    ...(args['database-url'] ? { DATABASE_URL: args['database-url'] } : {}),
-    ...(args['redis-url'] ? { REDIS_URL: args['redis-url'], REDIS_KEY_PREFIX: `bench-${Date.now()}:` } : {}),
-    AGENTS: JSON.stringify(agents),
-    RATE_LIMITS: JSON.stringify([{ name: 'bench', ttl_ms: 1000, limit: 1_000_000 }]),
-    MAX_STREAMS_PER_USER: '10000',
-    STREAM_RESUME_WINDOW_MS: '1000',
-    MAX_BODY_BYTES: '1048576',
-  });
+  const gateway = spawnNode(
+    'apps/gateway/src/main.js',
+    {
+      PORT: String(gwPort),
+      NODE_ENV: 'production',
+      JWT_SECRET: SECRET,
+      LOG_LEVEL: 'warn',
+      DATA_DIR: dataDir,
+      ...(args['database-url'] ? { DATABASE_URL: args['database-url'] } : {}),
+      ...(args['redis-url'] ? { REDIS_URL: args['redis-url'], REDIS_KEY_PREFIX: `bench-${Date.now()}:` } : {}),
+      AGENTS: JSON.stringify(agents),
+      RATE_LIMITS: JSON.stringify([{ name: 'bench', ttl_ms: 1000, limit: 1_000_000 }]),
+      MAX_STREAMS_PER_USER: '10000',
+      STREAM_RESUME_WINDOW_MS: '1000',
+      MAX_BODY_BYTES: '1048576',
+    },
+    [`--inspect=127.0.0.1:${inspectPort}`],
+  );
   const results: Record<string, number[]> = {};
   const note = (k: string, v: number) => (results[k] ??= []).push(v);
 
@@ -399,15 +437,8 @@ async function main(): Promise<void> {
       Number(
         (await import('node:fs')).readFileSync(`/proc/${gateway.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1],
       ) * 1024;
-    const heapOf = async () => {
-      const text = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
-      const used = Number(/^gateway_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN);
-      const external = Number(/^gateway_nodejs_external_memory_bytes (\S+)/m.exec(text)?.[1] ?? NaN);
-      return used + external;
-    };
     await sleep(500);
-    const before = await rssOf();
-    const heapBefore = await heapOf();
+    const before = await memoryAfterGc(inspectPort);
     const controllers: AbortController[] = [];
     for (let i = 0; i < streams; i++) {
       const c = new AbortController();
@@ -426,14 +457,16 @@ async function main(): Promise<void> {
       if (i % 100 === 99) await sleep(50);
     }
     await sleep(5000);
-    const after = await rssOf();
-    const heapAfter = await heapOf();
+    const after = await memoryAfterGc(inspectPort);
     const metrics = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
     const open = Number(/^gateway_active_streams (\d+)/m.exec(metrics)?.[1] ?? 0);
     if (open < streams) process.stderr.write(`note: ${open} of ${streams} streams were open when measured\n`);
     note('idle_streams', open);
-    note('idle_stream_kb_each', (after - before) / open / 1024);
-    note('idle_stream_heap_kb_each', (heapAfter - heapBefore) / open / 1024);
+    note('idle_stream_kb_each', (after.rss - before.rss) / open / 1024);
+    note(
+      'idle_stream_heap_kb_each',
+      (after.heapUsed + after.external - before.heapUsed - before.external) / open / 1024,
+    );
     controllers.forEach((c) => c.abort());
 
     await sleep(3000); // the idle streams' runs end once their resume window has passed
@@ -564,7 +597,7 @@ async function main(): Promise<void> {
         samples.push({
           minute: (Date.now() - soakStart) / 60_000,
           rssMb: (await rssOf()) / 2 ** 20,
-          heapMb: (await heapOf()) / 2 ** 20,
+          heapMb: await memoryAfterGc(inspectPort).then((m) => (m.heapUsed + m.external) / 2 ** 20),
         });
       }
       const settled = samples.slice(Math.floor(samples.length / 5));
@@ -573,14 +606,7 @@ async function main(): Promise<void> {
       note('soak_rss_last_mb', settled[settled.length - 1].rssMb);
       note('soak_rss_max_mb', Math.max(...settled.map((x) => x.rssMb)));
       note('soak_rss_slope_mb_per_10min', 10 * slope(settled.map((x) => [x.minute, x.rssMb])));
-      // The heap is a sawtooth between collections: its trend is read from the low of every five samples.
-      const lows: number[][] = [];
-      for (let i = 0; i + 5 <= settled.length; i += 5) {
-        const window = settled.slice(i, i + 5);
-        const low = window.reduce((a, b) => (b.heapMb < a.heapMb ? b : a));
-        lows.push([low.minute, low.heapMb]);
-      }
-      note('soak_heap_slope_mb_per_10min', 10 * slope(lows));
+      note('soak_heap_slope_mb_per_10min', 10 * slope(settled.map((x) => [x.minute, x.heapMb])));
       process.stderr.write(
         `soak samples (minute, RSS MB, heap+external MB):\n${samples.map((x) => `${x.minute.toFixed(1)} ${x.rssMb.toFixed(0)} ${x.heapMb.toFixed(0)}`).join('\n')}\n`,
       );
@@ -615,7 +641,7 @@ async function main(): Promise<void> {
     `| throughput, cache hits (req/s) | ${fixed(m('gateway_cached_rps'), 0)} | ${fixed(m('constant_rps'), 0)} (constant Fastify route) | ×${fixed(m('gateway_cached_rps') / m('constant_rps'), 2)} | ≥ ×0.9 |`,
     `| breaker open, rejection through HTTP p50 / p99 (ms) | ${fixed(m('breaker_open_p50'))} / ${fixed(m('breaker_open_p99'))} | ${fixed(m('constant_p99'))} (constant route p99) | ${signed(m('breaker_open_p99') - m('constant_p99'))} at p99 | ≤ 0.5 |`,
     `| breaker open, the agent client's rejection p50 / p99 (µs, in process) | ${fixed(m('breaker_decision_p50_us'), 1)} / ${fixed(m('breaker_decision_p99_us'), 1)} | | | ≤ 500 |`,
-    `| idle SSE streams: memory each (KB), ${m('idle_streams')} streams | RSS ${fixed(m('idle_stream_kb_each'), 1)}, heap+external ${fixed(m('idle_stream_heap_kb_each'), 1)} | | | ≤ 16 |`,
+    `| idle SSE streams: memory each (KB, after GC), ${m('idle_streams')} streams | heap+external ${fixed(m('idle_stream_heap_kb_each'), 1)}, RSS ${fixed(m('idle_stream_kb_each'), 1)} | | | ≤ 16 |`,
     ...(results.active_streams
       ? [
           `| ${m('active_streams')} active gRPC streams straight from the agent (the baseline): gap p50 / p99 (ms) | | ${fixed(m('active_grpc_gap_p50'), 1)} / ${fixed(m('active_grpc_gap_p99'), 1)} | | |`,
@@ -627,7 +653,7 @@ async function main(): Promise<void> {
       : []),
     ...(results.soak_minutes
       ? [
-          `| soak ${m('soak_minutes')} min, after warm-up: RSS first / last / max (MB) | ${fixed(m('soak_rss_first_mb'), 0)} / ${fixed(m('soak_rss_last_mb'), 0)} / ${fixed(m('soak_rss_max_mb'), 0)} | | trend: RSS ${signed(m('soak_rss_slope_mb_per_10min'), 1)}, heap lows ${signed(m('soak_heap_slope_mb_per_10min'), 1)} MB per 10 min | flat |`,
+          `| soak ${m('soak_minutes')} min, after warm-up: RSS first / last / max (MB) | ${fixed(m('soak_rss_first_mb'), 0)} / ${fixed(m('soak_rss_last_mb'), 0)} / ${fixed(m('soak_rss_max_mb'), 0)} | | trend: RSS ${signed(m('soak_rss_slope_mb_per_10min'), 1)}, heap after GC ${signed(m('soak_heap_slope_mb_per_10min'), 1)} MB per 10 min | flat |`,
         ]
       : []),
   ];
