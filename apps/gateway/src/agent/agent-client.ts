@@ -57,14 +57,17 @@ export class AgentClient implements OnApplicationShutdown {
     config: AppConfig,
     private readonly metrics: MetricsService,
   ) {
-    const onBreakerChange = (agent: string, target: string, state: BreakerState) =>
-      metrics.setBreaker(agent, target, state);
+    const listeners = {
+      onBreakerChange: (agent: string, target: string, state: BreakerState) => metrics.setBreaker(agent, target, state),
+      onCancelsPending: (agent: string, target: string, pending: number) =>
+        metrics.agentCancelsPending.set({ agent, target }, pending),
+    };
     for (const definition of config.agents) {
       this.backends.set(definition.id, {
         definition,
         targets: definition.targets.map((address) => {
           metrics.setBreaker(definition.id, address, 'closed');
-          return new AgentTarget(definition.id, address, definition.breaker, onBreakerChange);
+          return new AgentTarget(definition.id, address, definition, listeners);
         }),
         next: 0,
         bulkhead: new Bulkhead(definition.id, definition.max_in_flight),
@@ -264,16 +267,10 @@ async function unaryCall(
 ): Promise<QueryResponse> {
   const { signal } = context;
   if (signal?.aborted) throw cancelled();
-  let onAbort: (() => void) | undefined;
   try {
-    return await target.query(request, metadataFor(context), deadline, (call) => {
-      onAbort = () => call.cancel();
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return await target.query(request, metadataFor(context), deadline, signal);
   } catch (error) {
     throw signal?.aborted ? cancelled() : error;
-  } finally {
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 

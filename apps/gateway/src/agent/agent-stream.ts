@@ -30,7 +30,8 @@ export class StreamNotStartedError extends Error {
 
 /**
  * Runs one StreamQuery call on one target. The first-chunk and idle deadlines are ours (a gRPC
- * deadline only bounds the whole call); an abort cancels the call, which the agent sees.
+ * deadline only bounds the whole call); an abort cancels the call, which the agent sees. A local
+ * cancel settles the run at once; the cancel itself goes through the target's pacer.
  */
 export function runTargetStream(
   target: AgentTarget,
@@ -49,22 +50,8 @@ export function runTargetStream(
   let sources: Source[] = [];
   let usage: Usage | null = null;
   let gotFirst = false;
+  let settled = false;
   let timer: NodeJS.Timeout | undefined;
-  let localFailure: AppException | undefined;
-
-  const arm = (ms: number, what: string) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      localFailure = new AppException(ErrorCode.AGENT_TIMEOUT, `agent ${target.agentId} ${what}`);
-      call.cancel();
-    }, ms);
-  };
-  arm(timeouts.firstChunkMs, `sent nothing in ${timeouts.firstChunkMs} ms`);
-  const onAbort = () => {
-    localFailure = new AppException(ErrorCode.REQUEST_CANCELLED, 'stream cancelled');
-    call.cancel();
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
 
   let markStarted: () => void = () => undefined;
   let failStart: (e: unknown) => void = () => undefined;
@@ -72,41 +59,62 @@ export function runTargetStream(
     markStarted = resolve;
     failStart = reject;
   });
-
+  let succeed: (result: StreamResult) => void = () => undefined;
+  let failFinished: (e: unknown) => void = () => undefined;
   const finished = new Promise<StreamResult>((resolve, reject) => {
-    call.on('data', (chunk: QueryChunk) => {
-      if (!gotFirst) {
-        gotFirst = true;
-        markStarted();
-      }
-      arm(timeouts.idleMs, `went silent for ${timeouts.idleMs} ms`);
-      if (chunk.chunk) {
-        answer += chunk.chunk;
-        handlers.onChunk(chunk.chunk);
-      }
-      if (chunk.is_final) {
-        sources = chunk.sources ?? [];
-        usage = chunk.usage ?? null;
-      }
-    });
-    call.on('error', (error) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      const failure = localFailure ?? error;
-      if (!gotFirst) {
-        failStart(failure);
-        reject(new StreamNotStartedError(failure));
-      } else {
-        reject(failure);
-      }
-    });
-    call.on('end', () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      markStarted();
-      resolve({ answer, sources, usage });
-    });
+    succeed = resolve;
+    failFinished = reject;
   });
+
+  const settle = (failure?: unknown) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    if (failure === undefined) {
+      markStarted();
+      succeed({ answer, sources, usage });
+    } else if (!gotFirst) {
+      failStart(failure);
+      failFinished(new StreamNotStartedError(failure));
+    } else {
+      failFinished(failure);
+    }
+  };
+  const cancelLocally = (failure: AppException) => {
+    if (settled) return;
+    target.cancels.cancel(call);
+    settle(failure);
+  };
+  const arm = (ms: number, what: string) => {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => cancelLocally(new AppException(ErrorCode.AGENT_TIMEOUT, `agent ${target.agentId} ${what}`)),
+      ms,
+    );
+  };
+  const onAbort = () => cancelLocally(new AppException(ErrorCode.REQUEST_CANCELLED, 'stream cancelled'));
+
+  arm(timeouts.firstChunkMs, `sent nothing in ${timeouts.firstChunkMs} ms`);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  call.on('data', (chunk: QueryChunk) => {
+    if (settled) return;
+    if (!gotFirst) {
+      gotFirst = true;
+      markStarted();
+    }
+    arm(timeouts.idleMs, `went silent for ${timeouts.idleMs} ms`);
+    if (chunk.chunk) {
+      answer += chunk.chunk;
+      handlers.onChunk(chunk.chunk);
+    }
+    if (chunk.is_final) {
+      sources = chunk.sources ?? [];
+      usage = chunk.usage ?? null;
+    }
+  });
+  call.on('error', (error) => settle(error));
+  call.on('end', () => settle());
   // Either promise may be left unobserved by the caller; neither should be reported as unhandled.
   started.catch(() => undefined);
   finished.catch(() => undefined);

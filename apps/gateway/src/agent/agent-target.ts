@@ -20,6 +20,7 @@ import {
   type QueryResponse,
 } from '@app/contracts';
 import type { AgentDefinition } from '../config/env.schema';
+import { CancelPacer } from './cancel-pacer';
 import { TargetBreaker, type StateListener } from './target-breaker';
 
 /** The raw grpc-js stub behind Nest's ClientGrpc: callbacks and call objects, no Observables. */
@@ -56,9 +57,16 @@ export interface TargetHealth {
   detail: string;
 }
 
-/** One gRPC endpoint of an agent: its channel, service stub, health client and breaker. */
+export interface TargetListeners {
+  onBreakerChange?: StateListener;
+  onCancelsPending?: (agentId: string, target: string, pending: number) => void;
+}
+
+/** One gRPC endpoint of an agent: its channel, service stub, health client, breaker and cancel pacer. */
 export class AgentTarget {
   readonly breaker: TargetBreaker;
+  /** Every cancel of a call on this target goes through it. */
+  readonly cancels: CancelPacer;
   private readonly proxy: ClientGrpcProxy;
   private readonly channel: Client;
   private readonly health: HealthClient;
@@ -66,8 +74,8 @@ export class AgentTarget {
   constructor(
     readonly agentId: string,
     readonly address: string,
-    breakerConfig: AgentDefinition['breaker'],
-    onBreakerChange?: StateListener,
+    definition: Pick<AgentDefinition, 'breaker' | 'cancel_pacing'>,
+    listeners: TargetListeners = {},
   ) {
     this.proxy = ClientProxyFactory.create({
       transport: Transport.GRPC,
@@ -87,25 +95,28 @@ export class AgentTarget {
     this.health = new HealthClientConstructor(address, credentials.createInsecure(), {
       channelOverride: this.channel.getChannel(),
     });
-    this.breaker = new TargetBreaker(agentId, address, breakerConfig, onBreakerChange);
+    this.breaker = new TargetBreaker(agentId, address, definition.breaker, listeners.onBreakerChange);
+    this.cancels = new CancelPacer(definition.cancel_pacing, (pending) =>
+      listeners.onCancelsPending?.(agentId, address, pending),
+    );
   }
 
   /**
-   * One unary call on the raw stub (the Observable form cost a measurable share of a request);
-   * `onCall` gets the call object, so that the caller can cancel it.
+   * One unary call on the raw stub (the Observable form cost a measurable share of a request).
+   * An abort rejects at once with the signal's reason; the cancel itself goes through the pacer.
    */
-  query(
-    request: QueryRequest,
-    metadata: Metadata,
-    deadline: Date,
-    onCall: (call: ClientUnaryCall) => void,
-  ): Promise<QueryResponse> {
+  query(request: QueryRequest, metadata: Metadata, deadline: Date, signal?: AbortSignal): Promise<QueryResponse> {
     return new Promise((resolve, reject) => {
-      onCall(
-        this.stub.Query(request, metadata, { deadline }, (error, response) =>
-          error ? reject(error) : resolve(response!),
-        ),
-      );
+      const onAbort = () => {
+        this.cancels.cancel(call);
+        reject(signal!.reason as Error);
+      };
+      const call = this.stub.Query(request, metadata, { deadline }, (error, response) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (error) reject(error);
+        else resolve(response!);
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -133,6 +144,7 @@ export class AgentTarget {
   }
 
   close(): void {
+    this.cancels.flush();
     this.breaker.shutdown();
     this.proxy.close();
   }

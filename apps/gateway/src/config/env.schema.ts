@@ -32,6 +32,14 @@ const retrySchema = z
   })
   .prefault({});
 
+/** See CancelPacer: nghttp2 servers close a connection past 1,000 resets at once or 33 a second. */
+const cancelPacingSchema = z
+  .strictObject({
+    burst: z.number().int().min(1).max(1_000_000).default(500),
+    per_second: z.number().min(1).max(1_000_000).default(25),
+  })
+  .prefault({});
+
 const cacheSchema = z
   .strictObject({
     /** How long an answer is served from cache; 0 (the default) disables caching for the agent. */
@@ -53,6 +61,7 @@ const agentSchema = z.object({
   breaker: breakerSchema,
   retry: retrySchema,
   cache: cacheSchema,
+  cancel_pacing: cancelPacingSchema,
 });
 
 export type AgentDefinition = z.infer<typeof agentSchema>;

@@ -32,6 +32,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly agentCancelsPending = new Gauge({
+    name: 'gateway_agent_cancels_pending',
+    help: 'Agent calls waiting for their cancel to be sent (cancels are paced per target)',
+    labelNames: ['agent', 'target'] as const,
+    registers: [this.registry],
+  });
+
   readonly cacheLookups = new Counter({
     name: 'gateway_cache_lookups_total',
     help: 'Answer cache lookups by result',

@@ -1,0 +1,109 @@
+/** What the pacer needs of a gRPC call: unary and streaming calls both have these. */
+export interface CancellableCall {
+  cancel(): void;
+  /** Streams only: stops reading, so that HTTP/2 flow control holds the agent back. */
+  pause?(): unknown;
+  once(event: 'status', listener: () => void): unknown;
+}
+
+export interface CancelPacing {
+  /** Cancels sent at once before pacing starts. */
+  burst: number;
+  /** Cancels sent per second past the burst. */
+  per_second: number;
+}
+
+interface Pending {
+  call: CancellableCall;
+  ended: boolean;
+}
+
+/**
+ * Paces the RST_STREAM frames (call cancellations) one agent target sees. HTTP/2 servers built on
+ * nghttp2 (Node's, so every grpc-js agent; Envoy) defend against "rapid reset" by closing the whole
+ * connection when a client resets more than 1,000 streams at once or more than 33 a second after
+ * that, and every other call on the connection fails. A mass disconnect of stream clients does
+ * exactly that. So past the burst, cancels wait their turn; a waiting stream is paused, and flow
+ * control stops the agent from producing for it. A call that ends by itself meanwhile (its deadline,
+ * the agent finishing) costs nothing.
+ */
+export class CancelPacer {
+  private tokens: number;
+  private refilledAt = performance.now();
+  private queue: Pending[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly pacing: CancelPacing,
+    private readonly onPendingChange: (pending: number) => void = () => undefined,
+  ) {
+    this.tokens = pacing.burst;
+  }
+
+  /** Calls waiting to be cancelled. */
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  cancel(call: CancellableCall): void {
+    this.refill();
+    if (this.pending === 0 && this.tokens >= 1) {
+      this.tokens -= 1;
+      call.cancel();
+      return;
+    }
+    const entry: Pending = { call, ended: false };
+    call.once('status', () => (entry.ended = true));
+    call.pause?.();
+    this.queue.push(entry);
+    this.onPendingChange(this.pending);
+    this.schedule();
+  }
+
+  /** Cancels everything waiting, at once: the channel is closing anyway. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const waiting = this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    for (const entry of waiting) entry.call.cancel();
+    if (waiting.length > 0) this.onPendingChange(0);
+  }
+
+  private drain(): void {
+    this.timer = undefined;
+    this.refill();
+    while (this.pending > 0) {
+      const entry = this.queue[this.head];
+      if (!entry.ended) {
+        if (this.tokens < 1) break;
+        this.tokens -= 1;
+        entry.call.cancel();
+      }
+      this.head += 1;
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.onPendingChange(this.pending);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer || this.pending === 0) return;
+    const waitMs = Math.max(1, ((1 - this.tokens) / this.pacing.per_second) * 1000);
+    this.timer = setTimeout(() => this.drain(), waitMs);
+    // Queued cancels must not keep a process alive; shutdown flushes them.
+    this.timer.unref();
+  }
+
+  private refill(): void {
+    const now = performance.now();
+    const earned = ((now - this.refilledAt) / 1000) * this.pacing.per_second;
+    this.tokens = Math.min(this.pacing.burst, this.tokens + earned);
+    this.refilledAt = now;
+  }
+}

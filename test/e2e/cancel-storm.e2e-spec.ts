@@ -1,0 +1,131 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentClient } from '../../apps/gateway/src/agent/agent-client';
+import { AppConfig } from '../../apps/gateway/src/config/app-config';
+import { ErrorCode } from '../../apps/gateway/src/errors/error-code';
+import { MetricsService } from '../../apps/gateway/src/observability/metrics.service';
+import { eventually } from '../support/clients';
+import { TEST_JWT_SECRET } from '../support/gateway';
+import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
+
+const LEAVING = 1_150; // past the 1,000 resets at once that Node's HTTP/2 server lets a client send
+const STAYING = 20;
+
+interface Storm {
+  leaving: Array<{ abort: AbortController; outcome: Promise<string> }>;
+  staying: Array<{ chunks: number; outcome: Promise<string> }>;
+}
+
+/**
+ * A mass disconnect (a network blip, a front-end deploy closing every tab) cancels a thousand
+ * streams at once. Against an HTTP/2 server with a rapid-reset defence (Node's, so any grpc-js
+ * agent), that must not take down the connection the other users' calls share.
+ */
+describe('a mass cancel of agent streams', () => {
+  let agent: RunningAgent;
+  let client: AgentClient;
+  let metrics: MetricsService;
+
+  const clientFor = (cancelPacing?: object) => {
+    const config = AppConfig.fromEnv({
+      JWT_SECRET: TEST_JWT_SECRET,
+      AGENTS: JSON.stringify([
+        {
+          id: 'ref',
+          targets: [agent.target],
+          max_in_flight: 5_000,
+          breaker: { volume_threshold: 5 },
+          ...(cancelPacing ? { cancel_pacing: cancelPacing } : {}),
+        },
+      ]),
+    });
+    metrics = new MetricsService();
+    return new AgentClient(config, metrics);
+  };
+
+  const gauge = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values[0];
+
+  const open = (signal?: AbortSignal, onChunk: () => void = () => undefined): Promise<string> =>
+    client
+      .stream(
+        'ref',
+        {
+          session_id: '',
+          agent_id: 'ref',
+          query: 'what does a circuit breaker do',
+          options: { ref_tokens_per_second: '2' },
+          history: [],
+          request_id: 'storm',
+        },
+        { userId: 'u', requestId: 'storm', signal },
+        { firstChunkMs: 10_000, idleMs: 10_000, maxDurationMs: 60_000 },
+        { onChunk },
+      )
+      .then(
+        () => 'finished',
+        (error: { code?: string }) => error.code ?? 'unknown',
+      );
+
+  /** Opens every stream, waits until all have a first chunk, then cancels LEAVING of them at once. */
+  const storm = async (): Promise<Storm> => {
+    const leaving = Array.from({ length: LEAVING }, () => {
+      const abort = new AbortController();
+      return { abort, outcome: open(abort.signal) };
+    });
+    const staying = Array.from({ length: STAYING }, () => {
+      const stream = { chunks: 0, outcome: Promise.resolve('') };
+      stream.outcome = open(undefined, () => (stream.chunks += 1));
+      return stream;
+    });
+    const allOpen = await eventually(
+      () => agent.server.stats().active === LEAVING + STAYING && staying.every((s) => s.chunks > 0),
+      20_000,
+    );
+    expect(allOpen).toBe(true);
+    for (const stream of leaving) stream.abort.abort();
+    return { leaving, staying };
+  };
+
+  beforeEach(async () => {
+    agent = await startReferenceAgent();
+  });
+
+  afterEach(async () => {
+    await agent.stop(); // first: flushing the queued cancels into a live agent would be a storm
+    client.onApplicationShutdown();
+  });
+
+  it('keeps the other calls on the connection alive, and the breaker closed', async () => {
+    client = clientFor(); // the default pacing
+    const { leaving, staying } = await storm();
+
+    // The leaving clients are let go at once, whatever the pacing does with the agent calls.
+    const outcomes = await Promise.all(leaving.map((s) => s.outcome));
+    expect(new Set(outcomes)).toEqual(new Set([ErrorCode.REQUEST_CANCELLED]));
+
+    const before = staying.map((s) => s.chunks);
+    await sleep(1_500);
+    expect(staying.every((s, i) => s.chunks > before[i])).toBe(true);
+    const settledEarly = await Promise.race([Promise.any(staying.map((s) => s.outcome)), sleep(0, 'none')]);
+    expect(settledEarly).toBe('none');
+
+    const answer = await client.query(
+      'ref',
+      { session_id: '', agent_id: 'ref', query: 'retries', options: {}, history: [], request_id: 'after' },
+      { userId: 'u', requestId: 'after' },
+    );
+    expect(answer.answer.length).toBeGreaterThan(0);
+    expect((await gauge('gateway_circuit_breaker_state')).value).toBe(0); // closed
+
+    // The agent saw the burst cancelled at once; the rest wait their turn, paused.
+    expect((await gauge('gateway_agent_cancels_pending')).value).toBeGreaterThan(0);
+    expect(agent.server.stats().cancelled).toBeGreaterThanOrEqual(500);
+    expect(agent.server.stats().cancelled).toBeLessThan(LEAVING);
+  }, 60_000);
+
+  it('(why) without pacing the same storm fails the calls that stayed', async () => {
+    client = clientFor({ burst: 1_000_000, per_second: 1_000_000 });
+    const { staying } = await storm();
+    const outcomes = await Promise.all(staying.map((s) => s.outcome));
+    expect(outcomes).toContain(ErrorCode.AGENT_ERROR);
+  }, 60_000);
+});
