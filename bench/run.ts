@@ -7,6 +7,7 @@
  *   --streams-only skip the latency and throughput rounds
  *   --active-streams N  add N active SSE streams, then N WebSocket streams, at 50 tokens/s
  *   --database-url URL, --redis-url URL  run the gateway on a real Postgres / Redis
+ *   --heap-profile FILE  with --soak-min: where the memory held at the end was allocated after warm-up
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,6 +34,8 @@ const { values: args } = parseArgs({
     'database-url': { type: 'string' },
     'redis-url': { type: 'string' },
     'active-streams': { type: 'string', default: '0' },
+    // With --soak-min: a sampling heap profile from the end of warm-up to the end of the soak.
+    'heap-profile': { type: 'string' },
   },
 });
 const QUICK = args.quick;
@@ -223,32 +226,92 @@ async function converse(port: number, headers: Record<string, string>, turns: nu
  * The gateway's memory as V8 sees it after a full collection, read through the inspector protocol
  * (the gateway runs with --inspect on loopback for the benchmark; nothing in the app is changed).
  */
-async function memoryAfterGc(inspectPort: number): Promise<{ rss: number; heapUsed: number; external: number }> {
-  const [target] = (await fetch(`http://127.0.0.1:${inspectPort}/json/list`).then((r) => r.json())) as {
-    webSocketDebuggerUrl: string;
-  }[];
-  const socket = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-  let id = 0;
-  const call = (method: string, params: object = {}) =>
-    new Promise<{ result?: { result?: { value?: string } } }>((resolve) => {
-      const mine = ++id;
+/** A DevTools protocol session with the gateway (run with --inspect). */
+class Inspector {
+  private id = 0;
+  private constructor(private readonly socket: WebSocket) {}
+
+  static async connect(inspectPort: number): Promise<Inspector> {
+    const [target] = (await fetch(`http://127.0.0.1:${inspectPort}/json/list`).then((r) => r.json())) as {
+      webSocketDebuggerUrl: string;
+    }[];
+    const socket = new WebSocket(target.webSocketDebuggerUrl, { maxPayload: 2 ** 30 });
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    return new Inspector(socket);
+  }
+
+  call<T = { result?: { value?: string } }>(method: string, params: object = {}): Promise<T> {
+    return new Promise((resolve) => {
+      const mine = ++this.id;
       const onMessage = (raw: Buffer) => {
-        const message = JSON.parse(raw.toString('utf8')) as { id?: number };
+        const message = JSON.parse(raw.toString('utf8')) as { id?: number; result: T };
         if (message.id !== mine) return;
-        socket.off('message', onMessage);
-        resolve(message as never);
+        this.socket.off('message', onMessage);
+        resolve(message.result);
       };
-      socket.on('message', onMessage);
-      socket.send(JSON.stringify({ id: mine, method, params }));
+      this.socket.on('message', onMessage);
+      this.socket.send(JSON.stringify({ id: mine, method, params }));
     });
-  await call('HeapProfiler.collectGarbage');
-  const reply = await call('Runtime.evaluate', {
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+async function memoryAfterGc(inspectPort: number): Promise<{ rss: number; heapUsed: number; external: number }> {
+  const inspector = await Inspector.connect(inspectPort);
+  await inspector.call('HeapProfiler.collectGarbage');
+  const reply = await inspector.call('Runtime.evaluate', {
     expression: 'JSON.stringify(process.memoryUsage())',
     returnByValue: true,
   });
-  socket.close();
-  return JSON.parse(reply.result!.result!.value!) as { rss: number; heapUsed: number; external: number };
+  inspector.close();
+  return JSON.parse(reply.result!.value!) as { rss: number; heapUsed: number; external: number };
+}
+
+interface SamplingNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SamplingNode[];
+}
+
+/**
+ * Where the memory still held at the end of the soak was allocated after its warm-up: V8's sampling
+ * heap profiler, started after warm-up and read after a full collection. Writes the profile (open it
+ * in Chrome DevTools, Memory tab) and prints the allocation sites holding the most.
+ */
+async function heapProfile(inspectPort: number): Promise<{ stop: (file: string) => Promise<void> }> {
+  const inspector = await Inspector.connect(inspectPort);
+  await inspector.call('HeapProfiler.enable');
+  await inspector.call('HeapProfiler.startSampling', { samplingInterval: 16_384 });
+  return {
+    stop: async (file) => {
+      await inspector.call('HeapProfiler.collectGarbage');
+      const { profile } = await inspector.call<{ profile: { head: SamplingNode } }>('HeapProfiler.stopSampling');
+      inspector.close();
+      (await import('node:fs')).writeFileSync(file, JSON.stringify(profile));
+      const sites: { size: number; where: string }[] = [];
+      const walk = (node: SamplingNode, stack: string[]) => {
+        const frame = node.callFrame;
+        const here = `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*node_modules\//, '')}:${frame.lineNumber + 1}`;
+        const path = [here, ...stack].slice(0, 4);
+        if (node.selfSize > 0) sites.push({ size: node.selfSize, where: path.join(' < ') });
+        node.children.forEach((child) => walk(child, path));
+      };
+      walk(profile.head, []);
+      sites.sort((a, b) => b.size - a.size);
+      const total = sites.reduce((sum, site) => sum + site.size, 0);
+      process.stderr.write(
+        `heap allocated after warm-up and still held: ${(total / 2 ** 20).toFixed(1)} MB (profile in ${file}); largest sites:\n` +
+          sites
+            .slice(0, 15)
+            .map((site) => `  ${(site.size / 1024).toFixed(0)} KB  ${site.where}`)
+            .join('\n') +
+          '\n',
+      );
+    },
+  };
 }
 
 const ACTIVE_STREAM_SECONDS = 10;
@@ -365,10 +428,6 @@ async function main(): Promise<void> {
   });
   const agents = [
     { id: 'reference', targets: [`127.0.0.1:${agentPort}`], cache: { ttl_ms: 600_000 }, max_in_flight: 20_000 },
-    // The idle streams get their own breaker: when 10,000 of them are cancelled at once the HTTP/2
-    // connection to the agent fails the last few dozen with INTERNAL (see bench/README.md), which
-    // would open the breaker of the agent the next scenarios use.
-    { id: 'idle', targets: [`127.0.0.1:${agentPort}`], max_in_flight: 20_000 },
     {
       id: 'down',
       targets: ['127.0.0.1:1'],
@@ -463,7 +522,7 @@ async function main(): Promise<void> {
         method: 'POST',
         signal: c.signal,
         headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ agent_id: 'idle', query: QUERY, options: { ref_latency_ms: 600_000 } }),
+        body: JSON.stringify({ agent_id: 'reference', query: QUERY, options: { ref_latency_ms: 600_000 } }),
       })
         .then(
           (r) => r.body?.getReader().read(),
@@ -486,6 +545,15 @@ async function main(): Promise<void> {
     controllers.forEach((c) => c.abort());
 
     await sleep(3000); // the idle streams' runs end once their resume window has passed
+    // Their agent calls were cancelled all at once: the pacing must have kept the connection (and so
+    // the breaker) of the agent the next scenarios use.
+    const afterCancel = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
+    const breaker = /^gateway_circuit_breaker_state\{agent="reference"[^}]*\} (\d+)/m.exec(afterCancel)?.[1];
+    if (breaker !== '0') throw new Error(`the reference agent's breaker is ${breaker} after the idle streams left`);
+    note(
+      'idle_cancels_pending',
+      Number(/^gateway_agent_cancels_pending\{agent="reference"[^}]*\} (\d+)/m.exec(afterCancel)?.[1] ?? 0),
+    );
 
     for (let round = 1; round <= ROUNDS; round++) {
       process.stderr.write(`round ${round}/${ROUNDS}\n`);
@@ -591,7 +659,10 @@ async function main(): Promise<void> {
       const soakStart = Date.now();
       const json = { ...auth, 'content-type': 'application/json' };
       const streamBody = { agent_id: 'reference', query: QUERY, options: { ref_tokens_per_second: 50 } };
+      const warmedUpAt = soakStart + (until - soakStart) / 5;
+      let profiling: Awaited<ReturnType<typeof heapProfile>> | undefined;
       while (Date.now() < until) {
+        if (args['heap-profile'] && !profiling && Date.now() >= warmedUpAt) profiling = await heapProfile(inspectPort);
         await Promise.all([
           cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, {
             method: 'POST',
@@ -617,6 +688,7 @@ async function main(): Promise<void> {
           heapMb: await memoryAfterGc(inspectPort).then((m) => (m.heapUsed + m.external) / 2 ** 20),
         });
       }
+      await profiling?.stop(args['heap-profile']!);
       const settled = samples.slice(Math.floor(samples.length / 5));
       note('soak_minutes', Number(args['soak-min']));
       note('soak_rss_first_mb', settled[0].rssMb);
