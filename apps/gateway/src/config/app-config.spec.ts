@@ -23,6 +23,7 @@ describe('AppConfig.fromEnv', () => {
       max_in_flight: 100,
       breaker: { volume_threshold: 10 },
       retry: { max_attempts: 3 },
+      cancel_pacing: { burst: 500, per_second: 25 },
     });
     expect(config.auth.key).toMatchObject({ kind: 'secret', isDevelopmentSecret: true });
     expect(config.auth.algorithms).toEqual(['HS256', 'HS384', 'HS512']);
@@ -44,6 +45,9 @@ describe('AppConfig.fromEnv', () => {
     expect(problemsOf({ AGENTS: 'rag-1=host:1' })).toMatch(/AGENTS: must be JSON/);
     expect(problemsOf({ AGENTS: '[{"id":"Bad Id","targets":["h:1"]}]' })).toMatch(/AGENTS\.0\.id/);
     expect(problemsOf({ AGENTS: '[{"id":"a","targets":[]}]' })).toMatch(/AGENTS\.0\.targets/);
+    expect(problemsOf({ AGENTS: '[{"id":"a","targets":["h:1"],"cancel_pacing":{"per_second":0}}]' })).toMatch(
+      /AGENTS\.0\.cancel_pacing\.per_second/,
+    );
     expect(problemsOf({ AGENTS: '[{"id":"a","targets":["h:1"]},{"id":"a","targets":["h:2"]}]' })).toMatch(
       /agent ids must be unique/,
     );
