@@ -1,4 +1,13 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { RetryBudget, backoffMs } from './retry-policy';
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+const heapAfterGc = () => {
+  collectGarbage();
+  return process.memoryUsage().heapUsed;
+};
 
 const config = {
   max_attempts: 3,
@@ -30,6 +39,30 @@ describe('RetryBudget', () => {
     budget.recordCall();
     for (let i = 0; i < 4; i++) budget.recordCall();
     expect(budget.tryAcquire()).toBe(true);
+  });
+
+  it('counts the calls of the last ten seconds only, however many came before', () => {
+    let now = 0;
+    const budget = new RetryBudget(config, () => now);
+    // An hour of a healthy agent at 100 calls a second: none of it may be held (or counted) later.
+    for (; now < 3_600_000; now += 10) budget.recordCall();
+    now += 20_000;
+    for (let i = 0; i < 5; i++) budget.recordCall();
+    expect(budget.tryAcquire()).toBe(true); // 20 % of 5
+    expect(budget.tryAcquire()).toBe(false);
+    now += 3_000;
+    for (let i = 0; i < 5; i++) budget.recordCall();
+    expect(budget.tryAcquire()).toBe(true); // 20 % of the 10 calls within the window, one already used
+    expect(budget.tryAcquire()).toBe(false);
+  });
+
+  it('holds fixed memory however many calls it sees (a healthy agent never asks it for a retry)', () => {
+    const budget = new RetryBudget(config);
+    const before = heapAfterGc();
+    for (let i = 0; i < 2_000_000; i++) budget.recordCall();
+    const grown = heapAfterGc() - before;
+    expect(budget.tryAcquire()).toBe(true); // still in use: what it holds was counted above
+    expect(grown).toBeLessThan(4 * 2 ** 20); // a timestamp per call would be 16 MB
   });
 
   it('keeps a small floor so that a quiet agent can still retry', () => {
