@@ -61,7 +61,7 @@ function spawnNode(script: string, env: Record<string, string>, nodeArgs: string
 }
 
 async function waitForHttp(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     if (
       await fetch(url).then(
         (r) => r.ok,
@@ -485,7 +485,9 @@ async function main(): Promise<void> {
   const constant = Fastify();
 
   try {
-    await waitForHttp(`http://127.0.0.1:${gwPort}/health/live`);
+    // Ready, not just live: the embedded database initializes after the server listens, and its
+    // start-up (seconds of CPU, hundreds of MB) must not land inside a measurement.
+    await waitForHttp(`http://127.0.0.1:${gwPort}/health/ready`);
     const { AppConfig } = await import('../apps/gateway/src/config/app-config');
     const { signDevToken } = await import('../apps/gateway/src/auth/dev-token');
     const token = await signDevToken(AppConfig.fromEnv({ JWT_SECRET: SECRET }), { sub: 'bench', ttlSeconds: 3600 });
