@@ -6,8 +6,8 @@ import { InProcessLru } from './in-process-lru';
 const answer = (bytes: number) => JSON.stringify({ answer: 'x'.repeat(bytes) });
 
 /** The L1 tier as the cache uses it: behind Keyv, entries kept as objects. */
-function l1(config: CacheConfig): { store: InProcessLru; keyv: Keyv } {
-  const store = new InProcessLru(config);
+function l1(config: CacheConfig, sweepIntervalMs?: number): { store: InProcessLru; keyv: Keyv } {
+  const store = new InProcessLru(config, sweepIntervalMs);
   return { store, keyv: new Keyv({ store, serialize: undefined, deserialize: undefined }) };
 }
 
@@ -36,5 +36,18 @@ describe('the in-process answer cache (L1)', () => {
     expect(await keyv.get('k')).toEqual(answer(10));
     await sleep(80);
     expect(await keyv.get('k')).toBeUndefined();
+  });
+
+  it('drops expired answers without being asked for them, and stops sweeping when disconnected', async () => {
+    const { store, keyv } = l1({ maxEntries: 10, maxEntryBytes: 1000, maxBytes: 1_000_000 }, 40);
+    await keyv.set('short', answer(10), 20);
+    await keyv.set('long', answer(10), 60_000);
+    await sleep(120);
+    expect(store.lru.size).toBe(1);
+    expect(await keyv.get('long')).toEqual(answer(10));
+    await keyv.disconnect();
+    await keyv.set('short', answer(10), 20);
+    await sleep(120);
+    expect(store.lru.size).toBe(2); // no sweep any more: the stale entry stays until read
   });
 });

@@ -9,12 +9,17 @@ function sizeOf(entry: object): number {
 
 /**
  * The L1 store for Keyv: an LRU bounded in entries and in bytes (each entry measured once, when it is
- * stored). Keyv passes the TTL as a number; lru-cache takes it in an options object.
+ * stored). Keyv passes the TTL as a number; lru-cache takes it in an options object. Expired answers
+ * are dropped by one sweep a minute, so memory follows the live entries, not the cap (lru-cache only
+ * drops them when read or pushed out; its per-entry timer option costs a timer per answer).
  */
 export class InProcessLru {
   readonly lru: LRUCache<string, object>;
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(config: CacheConfig) {
+  constructor(config: CacheConfig, sweepIntervalMs = 60_000) {
+    this.sweeper = setInterval(() => this.lru.purgeStale(), sweepIntervalMs);
+    this.sweeper.unref();
     this.lru = new LRUCache<string, object>({
       max: config.maxEntries,
       maxSize: config.maxBytes,
@@ -38,5 +43,10 @@ export class InProcessLru {
 
   clear(): void {
     this.lru.clear();
+  }
+
+  /** Keyv calls this when the cache module is destroyed. */
+  disconnect(): void {
+    clearInterval(this.sweeper);
   }
 }
