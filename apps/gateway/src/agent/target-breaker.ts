@@ -2,6 +2,8 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Logger } from '@nestjs/common';
 import CircuitBreaker from 'opossum';
 import type { AgentDefinition } from '../config/env.schema';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code';
 import { isGrpcError } from './grpc-errors';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -17,7 +19,9 @@ const BACKEND_FAILURES = new Set<number>([
   GrpcStatus.UNIMPLEMENTED,
 ]);
 
+/** Backend failures: those gRPC outcomes, and a stream whose first chunk did not come in time (our deadline). */
 export function isBackendFailure(error: unknown): boolean {
+  if (error instanceof AppException) return error.code === ErrorCode.AGENT_TIMEOUT;
   return isGrpcError(error) && BACKEND_FAILURES.has(error.code);
 }
 

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@nestjs/common';
 import { AgentClient } from '../../apps/gateway/src/agent/agent-client';
 import { AppConfig } from '../../apps/gateway/src/config/app-config';
 import { ErrorCode } from '../../apps/gateway/src/errors/error-code';
@@ -15,6 +16,50 @@ interface Storm {
   staying: Array<{ chunks: number; outcome: Promise<string> }>;
 }
 
+/** The agent client on its own (no HTTP) in front of one agent entry, `ref`, with its metrics. */
+function agentClientFor(target: string, entry: object): { client: AgentClient; metrics: MetricsService } {
+  const config = AppConfig.fromEnv({
+    JWT_SECRET: TEST_JWT_SECRET,
+    AGENTS: JSON.stringify([{ id: 'ref', targets: [target], ...entry }]),
+  });
+  const metrics = new MetricsService();
+  return { client: new AgentClient(config, metrics), metrics };
+}
+
+const gauge = async (metrics: MetricsService, name: string) =>
+  (await metrics.registry.getSingleMetric(name)!.get()).values[0];
+
+/** One streamed answer from `ref`; resolves with 'finished' or the error code it ended with. */
+function streamFrom(
+  client: AgentClient,
+  options: Record<string, string>,
+  {
+    signal,
+    onChunk = () => undefined,
+    firstChunkMs = 10_000,
+  }: { signal?: AbortSignal; onChunk?: () => void; firstChunkMs?: number },
+): Promise<string> {
+  return client
+    .stream(
+      'ref',
+      {
+        session_id: '',
+        agent_id: 'ref',
+        query: 'what does a circuit breaker do',
+        options,
+        history: [],
+        request_id: 'agent-streams',
+      },
+      { userId: 'u', requestId: 'agent-streams', signal },
+      { firstChunkMs, idleMs: 10_000, maxDurationMs: 60_000 },
+      { onChunk },
+    )
+    .then(
+      () => 'finished',
+      (error: { code?: string }) => error.code ?? 'unknown',
+    );
+}
+
 /**
  * A mass disconnect (a network blip, a front-end deploy closing every tab) cancels a thousand
  * streams at once. Against an HTTP/2 server with a rapid-reset defence (Node's, so any grpc-js
@@ -25,45 +70,15 @@ describe('a mass cancel of agent streams', () => {
   let client: AgentClient;
   let metrics: MetricsService;
 
-  const clientFor = (cancelPacing?: object) => {
-    const config = AppConfig.fromEnv({
-      JWT_SECRET: TEST_JWT_SECRET,
-      AGENTS: JSON.stringify([
-        {
-          id: 'ref',
-          targets: [agent.target],
-          max_in_flight: 5_000,
-          breaker: { volume_threshold: 5 },
-          ...(cancelPacing ? { cancel_pacing: cancelPacing } : {}),
-        },
-      ]),
-    });
-    metrics = new MetricsService();
-    return new AgentClient(config, metrics);
-  };
+  const clientFor = (cancelPacing?: object) =>
+    ({ client, metrics } = agentClientFor(agent.target, {
+      max_in_flight: 5_000,
+      breaker: { volume_threshold: 5 },
+      ...(cancelPacing ? { cancel_pacing: cancelPacing } : {}),
+    }));
 
-  const gauge = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values[0];
-
-  const open = (signal?: AbortSignal, onChunk: () => void = () => undefined): Promise<string> =>
-    client
-      .stream(
-        'ref',
-        {
-          session_id: '',
-          agent_id: 'ref',
-          query: 'what does a circuit breaker do',
-          options: { ref_tokens_per_second: '2' },
-          history: [],
-          request_id: 'storm',
-        },
-        { userId: 'u', requestId: 'storm', signal },
-        { firstChunkMs: 10_000, idleMs: 10_000, maxDurationMs: 60_000 },
-        { onChunk },
-      )
-      .then(
-        () => 'finished',
-        (error: { code?: string }) => error.code ?? 'unknown',
-      );
+  const open = (signal?: AbortSignal, onChunk?: () => void) =>
+    streamFrom(client, { ref_tokens_per_second: '2' }, { signal, onChunk });
 
   /** Opens every stream, waits until all have a first chunk, then cancels LEAVING of them at once. */
   const storm = async (): Promise<Storm> => {
@@ -95,7 +110,7 @@ describe('a mass cancel of agent streams', () => {
   });
 
   it('keeps the other calls on the connection alive, and the breaker closed', async () => {
-    client = clientFor(); // the default pacing
+    clientFor(); // the default pacing
     const { leaving, staying } = await storm();
 
     // The leaving clients are let go at once, whatever the pacing does with the agent calls.
@@ -114,18 +129,52 @@ describe('a mass cancel of agent streams', () => {
       { userId: 'u', requestId: 'after' },
     );
     expect(answer.answer.length).toBeGreaterThan(0);
-    expect((await gauge('gateway_circuit_breaker_state')).value).toBe(0); // closed
+    expect((await gauge(metrics, 'gateway_circuit_breaker_state')).value).toBe(0); // closed
 
     // The agent saw the burst cancelled at once; the rest wait their turn, paused.
-    expect((await gauge('gateway_agent_cancels_pending')).value).toBeGreaterThan(0);
+    expect((await gauge(metrics, 'gateway_agent_cancels_pending')).value).toBeGreaterThan(0);
     expect(agent.server.stats().cancelled).toBeGreaterThanOrEqual(500);
     expect(agent.server.stats().cancelled).toBeLessThan(LEAVING);
   }, 60_000);
 
   it('(why) without pacing the same storm fails the calls that stayed', async () => {
-    client = clientFor({ burst: 1_000_000, per_second: 1_000_000 });
-    const { staying } = await storm();
-    const outcomes = await Promise.all(staying.map((s) => s.outcome));
-    expect(outcomes).toContain(ErrorCode.AGENT_ERROR);
+    clientFor({ burst: 1_000_000, per_second: 1_000_000 });
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const { staying } = await storm();
+      const outcomes = await Promise.all(staying.map((s) => s.outcome));
+      expect(outcomes).toContain(ErrorCode.AGENT_ERROR);
+      expect(warn).toHaveBeenCalledWith(
+        expect.objectContaining({ details: expect.stringContaining('Session closed') }),
+        'agent call failed',
+      );
+    } finally {
+      warn.mockRestore();
+    }
   }, 60_000);
+});
+
+describe('a stream agent that takes the call but never answers', () => {
+  let agent: RunningAgent;
+  let client: AgentClient;
+
+  beforeAll(async () => {
+    agent = await startReferenceAgent();
+    ({ client } = agentClientFor(agent.target, {
+      breaker: { volume_threshold: 3, error_threshold_percentage: 50, reset_timeout_ms: 60_000 },
+    }));
+  });
+
+  afterAll(async () => {
+    await agent.stop();
+    client.onApplicationShutdown();
+  });
+
+  it('opens the breaker after enough first-chunk timeouts, like unary calls past their deadline', async () => {
+    const outcomes: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      outcomes.push(await streamFrom(client, { ref_latency_ms: '60000' }, { firstChunkMs: 100 }));
+    }
+    expect(outcomes).toEqual(['AGENT_TIMEOUT', 'AGENT_TIMEOUT', 'AGENT_TIMEOUT', 'CIRCUIT_OPEN']);
+  });
 });
