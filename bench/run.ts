@@ -60,11 +60,12 @@ function spawnNode(script: string, env: Record<string, string>, nodeArgs: string
   return child;
 }
 
-async function waitForHttp(url: string): Promise<void> {
+/** Polls `url` until `ready` holds for its status and body (default: a 2xx). */
+async function waitForHttp(url: string, ready = (response: Response) => Promise.resolve(response.ok)): Promise<void> {
   for (let i = 0; i < 600; i++) {
     if (
       await fetch(url).then(
-        (r) => r.ok,
+        (r) => ready(r),
         () => false,
       )
     )
@@ -485,9 +486,13 @@ async function main(): Promise<void> {
   const constant = Fastify();
 
   try {
-    // Ready, not just live: the embedded database initializes after the server listens, and its
-    // start-up (seconds of CPU, hundreds of MB) must not land inside a measurement.
-    await waitForHttp(`http://127.0.0.1:${gwPort}/health/ready`);
+    // The database up, not just the process: the embedded one initializes after the server listens,
+    // and its start-up (seconds of CPU, hundreds of MB) must not land inside a measurement. (Readiness
+    // as a whole stays 503 here: the "down" agent is down on purpose.)
+    await waitForHttp(`http://127.0.0.1:${gwPort}/health/ready`, async (r) => {
+      const body = (await r.json()) as { details?: { database?: { status?: string } } };
+      return body.details?.database?.status === 'up';
+    });
     const { AppConfig } = await import('../apps/gateway/src/config/app-config');
     const { signDevToken } = await import('../apps/gateway/src/auth/dev-token');
     const token = await signDevToken(AppConfig.fromEnv({ JWT_SECRET: SECRET }), { sub: 'bench', ttlSeconds: 3600 });
