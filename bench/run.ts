@@ -10,7 +10,7 @@
  *   --heap-profile FILE  with --soak-min: where the memory held at the end was allocated after warm-up
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -223,11 +223,7 @@ async function converse(port: number, headers: Record<string, string>, turns: nu
   if ((await fetch(`${base}/${id}`, { method: 'DELETE', headers })).status !== 200) throw new Error('close failed');
 }
 
-/**
- * The gateway's memory as V8 sees it after a full collection, read through the inspector protocol
- * (the gateway runs with --inspect on loopback for the benchmark; nothing in the app is changed).
- */
-/** A DevTools protocol session with the gateway (run with --inspect). */
+/** A DevTools protocol session with the gateway (run with --inspect on loopback for the benchmark). */
 class Inspector {
   private id = 0;
   private constructor(private readonly socket: WebSocket) {}
@@ -260,6 +256,7 @@ class Inspector {
   }
 }
 
+/** The gateway's memory as V8 sees it after a full collection (nothing in the app is changed for it). */
 async function memoryAfterGc(inspectPort: number): Promise<{ rss: number; heapUsed: number; external: number }> {
   const inspector = await Inspector.connect(inspectPort);
   await inspector.call('HeapProfiler.collectGarbage');
@@ -291,7 +288,7 @@ async function heapProfile(inspectPort: number): Promise<{ stop: (file: string) 
       await inspector.call('HeapProfiler.collectGarbage');
       const { profile } = await inspector.call<{ profile: { head: SamplingNode } }>('HeapProfiler.stopSampling');
       inspector.close();
-      (await import('node:fs')).writeFileSync(file, JSON.stringify(profile));
+      writeFileSync(file, JSON.stringify(profile));
       const sites: { size: number; where: string }[] = [];
       const walk = (node: SamplingNode, stack: string[]) => {
         const frame = node.callFrame;
@@ -515,10 +512,7 @@ async function main(): Promise<void> {
     let unique = 0;
     // 4. Idle SSE streams: memory per open stream, measured first, on a gateway that has not been loaded yet.
     const streams = QUICK ? 500 : 10_000;
-    const rssOf = async () =>
-      Number(
-        (await import('node:fs')).readFileSync(`/proc/${gateway.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1],
-      ) * 1024;
+    const rssOf = () => Number(readFileSync(`/proc/${gateway.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1]) * 1024;
     await sleep(500);
     const before = await memoryAfterGc(inspectPort);
     const controllers: AbortController[] = [];
@@ -557,10 +551,6 @@ async function main(): Promise<void> {
     const afterCancel = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
     const breaker = /^gateway_circuit_breaker_state\{agent="reference"[^}]*\} (\d+)/m.exec(afterCancel)?.[1];
     if (breaker !== '0') throw new Error(`the reference agent's breaker is ${breaker} after the idle streams left`);
-    note(
-      'idle_cancels_pending',
-      Number(/^gateway_agent_cancels_pending\{agent="reference"[^}]*\} (\d+)/m.exec(afterCancel)?.[1] ?? 0),
-    );
 
     for (let round = 1; round <= ROUNDS; round++) {
       process.stderr.write(`round ${round}/${ROUNDS}\n`);
@@ -691,7 +681,7 @@ async function main(): Promise<void> {
         ]);
         samples.push({
           minute: (Date.now() - soakStart) / 60_000,
-          rssMb: (await rssOf()) / 2 ** 20,
+          rssMb: rssOf() / 2 ** 20,
           heapMb: await memoryAfterGc(inspectPort).then((m) => (m.heapUsed + m.external) / 2 ** 20),
         });
       }
