@@ -1,3 +1,5 @@
+import type { AgentDefinition } from '../config/env.schema';
+
 /** What the pacer needs of a gRPC call: unary and streaming calls both have these. */
 export interface CancellableCall {
   cancel(): void;
@@ -6,12 +8,7 @@ export interface CancellableCall {
   once(event: 'status', listener: () => void): unknown;
 }
 
-export interface CancelPacing {
-  /** Cancels sent at once before pacing starts. */
-  burst: number;
-  /** Cancels sent per second past the burst. */
-  per_second: number;
-}
+type CancelPacing = AgentDefinition['cancel_pacing'];
 
 interface Pending {
   call: CancellableCall;

@@ -18,14 +18,14 @@ export class InProcessLru {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(config: CacheConfig, sweepIntervalMs = 60_000) {
-    this.sweeper = setInterval(() => this.lru.purgeStale(), sweepIntervalMs);
-    this.sweeper.unref();
     this.lru = new LRUCache<string, object>({
       max: config.maxEntries,
       maxSize: config.maxBytes,
       maxEntrySize: config.maxEntryBytes,
       sizeCalculation: sizeOf,
     });
+    this.sweeper = setInterval(() => this.lru.purgeStale(), sweepIntervalMs);
+    this.sweeper.unref();
   }
 
   get(key: string): object | undefined {

@@ -35,7 +35,9 @@ const retrySchema = z
 /** See CancelPacer: nghttp2 servers close a connection past 1,000 resets at once or 33 a second. */
 const cancelPacingSchema = z
   .strictObject({
+    /** Cancels sent at once before pacing starts. */
     burst: z.number().int().min(1).max(1_000_000).default(500),
+    /** Cancels sent per second past the burst. */
     per_second: z.number().min(1).max(1_000_000).default(25),
   })
   .prefault({});
