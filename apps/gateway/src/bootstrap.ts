@@ -11,6 +11,7 @@ import { OpenApiDocument } from './observability/docs.controller';
 import { buildOpenApiDocument } from './observability/openapi';
 import { AppException } from './errors/app.exception';
 import { ErrorCode } from './errors/error-code';
+import { useFastAsyncResourceBind } from './common/async-resource-bind';
 
 /** Fastify's own JSON parser (with prototype-poisoning protection), failing with MALFORMED_JSON. */
 function useJsonErrorsWithOurCodes(fastify: FastifyInstance): void {
@@ -30,6 +31,7 @@ function useJsonErrorsWithOurCodes(fastify: FastifyInstance): void {
 
 /** Builds the gateway (not yet listening): the same pipeline for main.ts and the tests. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  useFastAsyncResourceBind();
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
     genReqId: requestIdFor,
