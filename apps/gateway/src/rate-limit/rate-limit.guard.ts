@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Injectable, SetMetadata, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
@@ -62,8 +62,7 @@ export class RateLimitGuard extends ThrottlerGuard {
    * keys bounded.
    */
   protected override generateKey(context: ExecutionContext, tracker: string, name: string): string {
-    const who =
-      tracker.length <= MAX_PLAIN_TRACKER ? tracker : createHash('sha256').update(tracker).digest('base64url');
+    const who = tracker.length <= MAX_PLAIN_TRACKER ? tracker : hash('sha256', tracker, 'base64url');
     return `${context.getClass().name}-${context.getHandler().name}-${name}-${who}`;
   }
 
