@@ -1,6 +1,13 @@
 import { AsyncResource } from 'node:async_hooks';
 
 const kResource = Symbol('asyncResource');
+type BindMethod = typeof AsyncResource.prototype.bind;
+/**
+ * Node's own method, kept on the prototype where every copy of this module finds it (Jest loads one
+ * per test file, each with its own globals).
+ */
+const NATIVE_BIND = Symbol.for('agent-gateway.nativeAsyncResourceBind');
+const prototype = AsyncResource.prototype as AsyncResource & { [NATIVE_BIND]?: BindMethod };
 let warned = false;
 
 function warnDeprecated(): void {
@@ -59,7 +66,13 @@ function bindIsSlow(): boolean {
  * property and its DEP0172 warning) built from shared pieces. Does nothing where Node is already fast.
  */
 export function useFastAsyncResourceBind(): void {
-  const fast = bind as typeof AsyncResource.prototype.bind;
-  if (AsyncResource.prototype.bind === fast || !bindIsSlow()) return;
-  AsyncResource.prototype.bind = fast;
+  if (!bindIsSlow()) return;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be put back, never called unbound
+  Object.defineProperty(prototype, NATIVE_BIND, { configurable: true, value: prototype.bind });
+  prototype.bind = bind as BindMethod;
+}
+
+/** Node's own method, where it was replaced (for tests). */
+export function nativeAsyncResourceBind(): BindMethod | undefined {
+  return prototype[NATIVE_BIND];
 }
