@@ -313,6 +313,33 @@ async function heapProfile(inspectPort: number): Promise<{ stop: (file: string) 
 }
 
 const ACTIVE_STREAM_SECONDS = 10;
+/** Linux's clock tick for /proc/<pid>/stat times (USER_HZ, 100 on every mainstream kernel). */
+const CLOCK_TICKS_PER_S = 100;
+
+/** CPU time (user + system) a process has used so far, in seconds, from /proc/<pid>/stat. */
+function cpuSecondsOf(pid: number): number {
+  // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()!.trim().split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+}
+
+/**
+ * Runs `scenario` and reports how busy each process was meanwhile, in % of one core: shows whether the
+ * gateway or the machine (load generator and agent on the same two cores) limits a figure.
+ */
+async function withCpuShares<T>(
+  pids: Record<string, number>,
+  scenario: () => Promise<T>,
+): Promise<{ result: T; shares: Record<string, number> }> {
+  const start = performance.now();
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSecondsOf(pid)]));
+  const result = await scenario();
+  const seconds = (performance.now() - start) / 1000;
+  const shares = Object.fromEntries(
+    Object.entries(pids).map(([name, pid]) => [name, (100 * (cpuSecondsOf(pid) - before[name])) / seconds]),
+  );
+  return { result, shares };
+}
 
 /** The baseline: N streams straight from the agent over gRPC; the gap between consecutive chunks of each. */
 async function activeGrpcGaps(client: Client, body: object, n: number): Promise<number[]> {
@@ -639,10 +666,13 @@ async function main(): Promise<void> {
         ['ws', () => activeWsGaps(gwPort, auth, body, active)],
       ] as const;
       // Three repetitions in alternating order, so that none always runs first or last; medians reported.
+      const pids = { gateway: gateway.pid!, agent: agent.pid!, client: process.pid };
       for (const [transport, gapsOf] of [...scenarios, ...[...scenarios].reverse(), ...scenarios]) {
-        const gaps = (await gapsOf()).sort((a, b) => a - b);
+        const { result, shares } = await withCpuShares(pids, gapsOf);
+        const gaps = result.sort((a, b) => a - b);
         note(`active_${transport}_gap_p50`, percentile(gaps, 50));
         note(`active_${transport}_gap_p99`, percentile(gaps, 99));
+        for (const [name, share] of Object.entries(shares)) note(`active_${transport}_cpu_${name}`, share);
         await sleep(2000);
       }
       note('active_streams', active);
@@ -731,6 +761,10 @@ async function main(): Promise<void> {
     ...(results.active_streams
       ? [
           `| ${m('active_streams')} active gRPC streams straight from the agent (the baseline): gap p50 / p99 (ms) | | ${fixed(m('active_grpc_gap_p50'), 1)} / ${fixed(m('active_grpc_gap_p99'), 1)} | | |`,
+          ...(['grpc', 'sse', 'ws'] as const).map(
+            (t) =>
+              `| CPU during the ${t === 'grpc' ? 'gRPC' : t === 'sse' ? 'SSE' : 'WebSocket'} runs, % of one core | gateway ${fixed(m(`active_${t}_cpu_gateway`), 0)}, agent ${fixed(m(`active_${t}_cpu_agent`), 0)}, load generator ${fixed(m(`active_${t}_cpu_client`), 0)} | | | |`,
+          ),
           ...(['sse', 'ws'] as const).map(
             (t) =>
               `| ${m('active_streams')} active ${t === 'sse' ? 'SSE' : 'WebSocket'} streams at 50 tokens/s: gap between chunks p50 / p99 (ms; the agent's is 20) | ${fixed(m(`active_${t}_gap_p50`), 1)} / ${fixed(m(`active_${t}_gap_p99`), 1)} | ${fixed(m('active_grpc_gap_p99'), 1)} (gRPC p99) | ${signed(m(`active_${t}_gap_p99`) - m('active_grpc_gap_p99'), 1)} at p99 | ≤ +10 |`,
