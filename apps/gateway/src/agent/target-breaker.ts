@@ -78,7 +78,12 @@ export class TargetBreaker {
     return Math.max(1, Math.ceil(remaining / 1000));
   }
 
+  /**
+   * Refusals are answered here, not by opossum, which would build a new Error with a stack trace
+   * for each: the largest share of a refused request's CPU. Its own check is the same condition.
+   */
   fire<T>(attempt: () => Promise<T>): Promise<T> {
+    if (this.refusing) return Promise.reject(OPEN_CIRCUIT);
     return this.breaker.fire(attempt) as Promise<T>;
   }
 
@@ -86,6 +91,9 @@ export class TargetBreaker {
     this.breaker.shutdown();
   }
 }
+
+/** One shared refusal: it is only ever recognised (isOpenCircuitError) and translated, never shown. */
+const OPEN_CIRCUIT = Object.assign(new Error('Breaker is open'), { code: 'EOPENBREAKER' });
 
 export function isOpenCircuitError(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === 'EOPENBREAKER';

@@ -1,0 +1,53 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { status } from '@grpc/grpc-js';
+import { TargetBreaker, isOpenCircuitError } from './target-breaker';
+
+const unavailable = () => Promise.reject(Object.assign(new Error('down'), { code: status.UNAVAILABLE }));
+
+describe('TargetBreaker', () => {
+  let breaker: TargetBreaker;
+  const states: string[] = [];
+  beforeEach(() => {
+    states.length = 0;
+    breaker = new TargetBreaker(
+      'a',
+      't',
+      { error_threshold_percentage: 50, rolling_window_ms: 10_000, volume_threshold: 2, reset_timeout_ms: 100 },
+      (_agent, _target, state) => states.push(state),
+    );
+  });
+  afterEach(() => breaker.shutdown());
+
+  it('opens after the volume of backend failures and refuses without calling the agent', async () => {
+    await expect(breaker.fire(unavailable)).rejects.toMatchObject({ code: status.UNAVAILABLE });
+    await expect(breaker.fire(unavailable)).rejects.toMatchObject({ code: status.UNAVAILABLE });
+    expect(breaker.state).toBe('open');
+    const attempt = jest.fn(() => Promise.resolve('answer'));
+    const refused = await breaker.fire(attempt).catch((e: unknown) => e);
+    expect(isOpenCircuitError(refused)).toBe(true);
+    expect(attempt).not.toHaveBeenCalled();
+    expect(states).toEqual(['open']);
+  });
+
+  it('lets one probe through once half-open, refuses the others meanwhile, and closes on its success', async () => {
+    await breaker.fire(unavailable).catch(() => undefined);
+    await breaker.fire(unavailable).catch(() => undefined);
+    await sleep(150);
+    expect(breaker.state).toBe('half-open');
+    let answer: (value: string) => void = () => undefined;
+    const probe = breaker.fire(() => new Promise<string>((resolve) => (answer = resolve)));
+    const second = await breaker.fire(() => Promise.resolve('second')).catch((e: unknown) => e);
+    expect(isOpenCircuitError(second)).toBe(true);
+    answer('probe');
+    await expect(probe).resolves.toBe('probe');
+    expect(breaker.state).toBe('closed');
+    await expect(breaker.fire(() => Promise.resolve('again'))).resolves.toBe('again');
+    expect(states).toEqual(['open', 'half-open', 'closed']);
+  });
+
+  it('does not count what is not the agent’s fault', async () => {
+    const invalid = () => Promise.reject(Object.assign(new Error('bad'), { code: status.INVALID_ARGUMENT }));
+    for (let i = 0; i < 5; i++) await breaker.fire(invalid).catch(() => undefined);
+    expect(breaker.state).toBe('closed');
+  });
+});
