@@ -1,0 +1,46 @@
+import { runBuilt } from '../support/processes';
+
+/** A row of the benchmark's table: its cells after the scenario's name. */
+function row(table: string, startsWith: string): string[] {
+  const line = table.split('\n').find((l) => l.startsWith(`| ${startsWith}`));
+  if (!line) throw new Error(`no row "${startsWith}" in:\n${table}`);
+  return line
+    .split('|')
+    .slice(2, -1)
+    .map((cell) => cell.trim());
+}
+
+const numbers = (cell: string) => (cell.match(/\d[\d.]*/g) ?? []).map(Number);
+
+/**
+ * The benchmark's smoke run (`--quick`), so that `npm run bench` keeps working: every scenario runs
+ * against the built gateway, agent and baselines, and reports a figure. Speed is not judged here
+ * (bench/README.md records it); only that streams flow at the agent's pace at all.
+ */
+describe('benchmark smoke run', () => {
+  it('runs every scenario and reports a figure for each', async () => {
+    const { code, stdout, stderr } = await runBuilt('bench/run.js', ['--quick', '--active-streams', '20'], {});
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+
+    for (const scenario of [
+      'added latency p50, 1 in flight',
+      'added latency p99, 8 in flight',
+      'throughput, uncached',
+      'throughput, cache hits',
+      'breaker open, rejection through HTTP',
+      "breaker open, the agent client's rejection",
+      'idle SSE streams',
+    ]) {
+      const [gateway] = row(stdout, scenario);
+      expect(numbers(gateway).length).toBeGreaterThan(0);
+      expect(numbers(gateway).every((n) => Number.isFinite(n) && n > 0)).toBe(true);
+    }
+    for (const transport of ['SSE', 'WebSocket']) {
+      const [gaps] = row(stdout, `20 active ${transport} streams`);
+      const [p50] = numbers(gaps);
+      // The agent sends a chunk every 20 ms; 20 streams keep that pace unless something is broken.
+      expect(p50).toBeGreaterThan(10);
+      expect(p50).toBeLessThan(100);
+    }
+  }, 240_000);
+});
