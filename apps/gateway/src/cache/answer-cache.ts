@@ -55,9 +55,7 @@ export class AnswerCache {
    */
   async get(key: string): Promise<string | undefined> {
     try {
-      const lookup = this.cache.get<unknown>(key);
-      // Without Redis the lookup is in-process and cannot hang: no timer needed.
-      const hit = this.config.redis.url ? await withTimeout(lookup, this.config.redis.commandTimeoutMs) : await lookup;
+      const hit = await this.bounded(this.cache.get<unknown>(key));
       return typeof hit === 'string' ? hit : undefined;
     } catch (error) {
       this.warn(error);
@@ -69,9 +67,7 @@ export class AnswerCache {
   set(key: string, answer: unknown, ttlMs: number): void {
     const text = JSON.stringify(answer);
     if (Buffer.byteLength(text) > this.config.cache.maxEntryBytes) return;
-    withTimeout(this.cache.set(key, text, ttlMs), this.config.redis.commandTimeoutMs).catch((e: unknown) =>
-      this.warn(e),
-    );
+    this.bounded(this.cache.set(key, text, ttlMs)).catch((e: unknown) => this.warn(e));
   }
 
   /** Runs `load` once for all concurrent callers of the same key. */
@@ -81,6 +77,11 @@ export class AnswerCache {
     const promise = load().finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, promise);
     return promise;
+  }
+
+  /** Bounded by the Redis command timeout; without Redis the cache is in-process and cannot hang: no timer. */
+  private bounded<T>(operation: Promise<T>): Promise<T> {
+    return this.config.redis.url ? withTimeout(operation, this.config.redis.commandTimeoutMs) : operation;
   }
 
   private warn(error: unknown): void {
