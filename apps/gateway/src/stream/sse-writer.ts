@@ -19,6 +19,7 @@ function frame(e: RunEvent): string {
 /**
  * Writes a run to the client as Server-Sent Events from a position, honouring backpressure: when
  * the socket's buffer is full it waits for 'drain' instead of queueing (the run keeps the events).
+ * The response is taken over and its headers written before the first await.
  */
 export async function writeRunAsSse(
   run: Run,

@@ -1,4 +1,17 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Logger,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
 import { AcceptsStreamTicket, StreamTickets } from '../auth/stream-ticket';
@@ -32,6 +45,8 @@ const SSE_DESCRIPTION =
 @ApiProduces('text/event-stream')
 @Controller('api/v1/agent/stream')
 export class StreamController {
+  private readonly logger = new Logger(StreamController.name);
+
   constructor(
     private readonly streams: StreamService,
     private readonly registry: RunRegistry,
@@ -121,22 +136,27 @@ export class StreamController {
       requestId: String(request.id),
       traceparent: traceparentOf(request.headers.traceparent),
     });
-    await this.write(run, -1, request, reply);
+    this.write(run, -1, request, reply);
   }
 
   private async resumeRun(runId: string, afterSeq: number, request: AuthenticatedRequest, reply: FastifyReply) {
     const gone = new AbortController();
     reply.raw.once('close', () => gone.abort());
     const run = await this.streams.find(runId, request.user!.id, gone.signal);
-    await this.write(run, afterSeq, request, reply);
+    this.write(run, afterSeq, request, reply);
   }
 
-  private write(run: Run, afterSeq: number, request: AuthenticatedRequest, reply: FastifyReply): Promise<void> {
-    return writeRunAsSse(run, afterSeq, request, reply, {
+  /**
+   * Starts the event stream and returns once the response is taken over (headers written, before
+   * the first await): the handler is not held open for the stream's life, so Nest's request
+   * pipeline, its promises and frames (about 4 KB a stream), is let go while the stream lasts.
+   */
+  private write(run: Run, afterSeq: number, request: AuthenticatedRequest, reply: FastifyReply): void {
+    writeRunAsSse(run, afterSeq, request, reply, {
       heartbeatMs: this.config.stream.heartbeatMs,
       retryMs: RESUME_RETRY_MS,
       drain: this.drain,
       detach: this.registry.attach(run),
-    });
+    }).catch((error: unknown) => this.logger.error({ err: error, run_id: run.id }, 'event stream failed'));
   }
 }
