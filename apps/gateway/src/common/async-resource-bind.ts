@@ -50,7 +50,7 @@ function bind(this: AsyncResource, fn: AnyFunction, thisArg?: unknown): AnyFunct
   return bindTo(this, fn, thisArg);
 }
 
-/** True where Node builds two fresh deprecation wrappers for every bound function (Node 20 and 22). */
+/** True where Node builds two fresh deprecation wrappers for every bound function (Node 20, among others). */
 function bindIsSlow(): boolean {
   const resource = new AsyncResource('probe');
   const getter = (f: () => void) => (Object.getOwnPropertyDescriptor(f, 'asyncResource') as { get?: unknown })?.get;
@@ -62,7 +62,7 @@ function bindIsSlow(): boolean {
  * Fastify's body parser, Nest's interceptor chain and Node's HTTP/2 client call `AsyncResource#bind`
  * on every request, and on Node 20 each call builds two `util.deprecate` wrappers for the deprecated
  * `asyncResource` property: about 8 % of the CPU of an uncached query (nodejs/node#58218, fixed in
- * Node 24 only). This replaces the method with the same behaviour (context, `this`, `length`, the
+ * later Node 24 releases). This replaces the method with the same behaviour (context, `this`, `length`, the
  * property and its DEP0172 warning) built from shared pieces. Does nothing where Node is already fast.
  */
 export function useFastAsyncResourceBind(): void {
