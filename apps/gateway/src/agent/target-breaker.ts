@@ -81,6 +81,8 @@ export class TargetBreaker {
   /**
    * Refusals are answered here, not by opossum, which would build a new Error with a stack trace
    * for each: the largest share of a refused request's CPU. Its own check is the same condition.
+   * Nor do they count as calls in its window (opossum counted them as fires), so after a recovery
+   * the error rate is that of calls the agent really got.
    */
   fire<T>(attempt: () => Promise<T>): Promise<T> {
     if (this.refusing) return Promise.reject(OPEN_CIRCUIT);
