@@ -45,6 +45,19 @@ describe('TargetBreaker', () => {
     expect(states).toEqual(['open', 'half-open', 'closed']);
   });
 
+  it('counts only calls the agent got: refusals while open do not dilute the error rate after a recovery', async () => {
+    await breaker.fire(unavailable).catch(() => undefined);
+    await breaker.fire(unavailable).catch(() => undefined);
+    for (let i = 0; i < 100; i++) await breaker.fire(() => Promise.resolve('refused')).catch(() => undefined);
+    await sleep(150);
+    await expect(breaker.fire(() => Promise.resolve('probe'))).resolves.toBe('probe');
+    expect(breaker.state).toBe('closed');
+    // Failing again: 4 of the 5 calls in the window failed, so it opens (with 100 refusals counted, 4 of 105 would not).
+    await breaker.fire(unavailable).catch(() => undefined);
+    await breaker.fire(unavailable).catch(() => undefined);
+    expect(breaker.state).toBe('open');
+  });
+
   it('does not count what is not the agent’s fault', async () => {
     const invalid = () => Promise.reject(Object.assign(new Error('bad'), { code: status.INVALID_ARGUMENT }));
     for (let i = 0; i < 5; i++) await breaker.fire(invalid).catch(() => undefined);
