@@ -62,8 +62,9 @@ function bindIsSlow(): boolean {
  * Fastify's body parser, Nest's interceptor chain and Node's HTTP/2 client call `AsyncResource#bind`
  * on every request, and on Node 20 each call builds two `util.deprecate` wrappers for the deprecated
  * `asyncResource` property: about 8 % of the CPU of an uncached query (nodejs/node#58218, fixed in
- * later Node 24 releases). This replaces the method with the same behaviour (context, `this`, `length`, the
- * property and its DEP0172 warning) built from shared pieces. Does nothing where Node is already fast.
+ * later Node 24 releases). This replaces the method with the same behaviour (context, `this`,
+ * `length`, the property and its DEP0172 warning) built from shared pieces. Does nothing where
+ * Node is already fast.
  */
 export function useFastAsyncResourceBind(): void {
   if (!bindIsSlow()) return;
