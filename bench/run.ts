@@ -63,13 +63,7 @@ function spawnNode(script: string, env: Record<string, string>, nodeArgs: string
 /** Polls `url` until `ready` holds for its status and body (default: a 2xx). */
 async function waitForHttp(url: string, ready = (response: Response) => Promise.resolve(response.ok)): Promise<void> {
   for (let i = 0; i < 600; i++) {
-    if (
-      await fetch(url).then(
-        (r) => ready(r),
-        () => false,
-      )
-    )
-      return;
+    if (await fetch(url).then(ready, () => false)) return;
     await sleep(100);
   }
   throw new Error(`${url} did not come up`);
@@ -313,6 +307,7 @@ async function heapProfile(inspectPort: number): Promise<{ stop: (file: string) 
 }
 
 const ACTIVE_STREAM_SECONDS = 10;
+const TRANSPORT_NAMES = { grpc: 'gRPC', sse: 'SSE', ws: 'WebSocket' } as const;
 /** Linux's clock tick for /proc/<pid>/stat times (USER_HZ, 100 on every mainstream kernel). */
 const CLOCK_TICKS_PER_S = 100;
 
@@ -763,11 +758,11 @@ async function main(): Promise<void> {
           `| ${m('active_streams')} active gRPC streams straight from the agent (the baseline): gap p50 / p99 (ms) | | ${fixed(m('active_grpc_gap_p50'), 1)} / ${fixed(m('active_grpc_gap_p99'), 1)} | | |`,
           ...(['grpc', 'sse', 'ws'] as const).map(
             (t) =>
-              `| CPU during the ${t === 'grpc' ? 'gRPC' : t === 'sse' ? 'SSE' : 'WebSocket'} runs, % of one core | gateway ${fixed(m(`active_${t}_cpu_gateway`), 0)}, agent ${fixed(m(`active_${t}_cpu_agent`), 0)}, load generator ${fixed(m(`active_${t}_cpu_client`), 0)} | | | |`,
+              `| CPU during the ${TRANSPORT_NAMES[t]} runs, % of one core | gateway ${fixed(m(`active_${t}_cpu_gateway`), 0)}, agent ${fixed(m(`active_${t}_cpu_agent`), 0)}, load generator ${fixed(m(`active_${t}_cpu_client`), 0)} | | | |`,
           ),
           ...(['sse', 'ws'] as const).map(
             (t) =>
-              `| ${m('active_streams')} active ${t === 'sse' ? 'SSE' : 'WebSocket'} streams at 50 tokens/s: gap between chunks p50 / p99 (ms; the agent's is 20) | ${fixed(m(`active_${t}_gap_p50`), 1)} / ${fixed(m(`active_${t}_gap_p99`), 1)} | ${fixed(m('active_grpc_gap_p99'), 1)} (gRPC p99) | ${signed(m(`active_${t}_gap_p99`) - m('active_grpc_gap_p99'), 1)} at p99 | ≤ +10 |`,
+              `| ${m('active_streams')} active ${TRANSPORT_NAMES[t]} streams at 50 tokens/s: gap between chunks p50 / p99 (ms; the agent's is 20) | ${fixed(m(`active_${t}_gap_p50`), 1)} / ${fixed(m(`active_${t}_gap_p99`), 1)} | ${fixed(m('active_grpc_gap_p99'), 1)} (gRPC p99) | ${signed(m(`active_${t}_gap_p99`) - m('active_grpc_gap_p99'), 1)} at p99 | ≤ +10 |`,
           ),
         ]
       : []),
