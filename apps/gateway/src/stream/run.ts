@@ -59,37 +59,75 @@ export class Run extends EventEmitter {
   }
 
   /**
-   * Events after `afterSeq`, then live ones, until the terminal event or the signal. A reader
-   * whose position is past a run that has ended still gets the terminal event, never a hang.
+   * Delivers the events after `afterSeq`, then live ones as they are pushed, to `deliver`, until
+   * the terminal event or the signal; the promise settles then (rejecting if `deliver` threw). A
+   * reader whose position is past a run that has ended still gets the terminal event, never a hang.
+   * `deliver` returning false means the client's buffer is full: nothing more is delivered until
+   * the returned cursor's `resume()`, and the run keeps the events meanwhile.
+   *
+   * Callbacks, not an async iterator: this is the hot path of every active stream, and a generator
+   * cost a promise and two microtask hops per event per reader, and its frames per idle stream.
    */
-  async *read(afterSeq: number, signal: AbortSignal): AsyncGenerator<RunEvent> {
-    // One listener pair for the reader's whole life (not one per event waited for): this is the
-    // hot path of every active stream.
-    let wake: (() => void) | undefined;
-    const notify = () => {
-      const resolve = wake;
-      wake = undefined;
-      resolve?.();
-    };
-    this.on('event', notify);
-    signal.addEventListener('abort', notify, { once: true });
-    try {
-      let next = afterSeq + 1;
-      while (!signal.aborted) {
-        while (next < this.events.length) {
-          const event = this.events[next++];
-          yield event;
-          if (isTerminal(event)) return;
-        }
-        if (this.finished) {
-          yield this.events[this.events.length - 1];
-          return;
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-    } finally {
-      this.off('event', notify);
-      signal.removeEventListener('abort', notify);
-    }
+  follow(afterSeq: number, deliver: (event: RunEvent) => boolean, signal: AbortSignal): RunCursor {
+    return new RunCursor(this, afterSeq + 1, deliver, signal);
   }
+}
+
+/** One reader's position in a run; see Run.follow. */
+export class RunCursor {
+  /** Settles when the reader is done: terminal event delivered, signal aborted, or `deliver` threw. */
+  readonly ended: Promise<void>;
+  private paused = false;
+  private pumping = false;
+  private over = false;
+  private finish!: (error?: Error) => void;
+
+  constructor(
+    private readonly run: Run,
+    private next: number,
+    private readonly deliver: (event: RunEvent) => boolean,
+    private readonly signal: AbortSignal,
+  ) {
+    this.ended = new Promise<void>((resolve, reject) => {
+      this.finish = (error) => {
+        if (this.over) return;
+        this.over = true;
+        run.off('event', this.pump);
+        signal.removeEventListener('abort', this.stop);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+    });
+    run.on('event', this.pump);
+    signal.addEventListener('abort', this.stop, { once: true });
+    if (signal.aborted) this.stop();
+    else this.pump();
+  }
+
+  /** Delivers again after `deliver` returned false. */
+  resume(): void {
+    this.paused = false;
+    this.pump();
+  }
+
+  private readonly stop = () => this.finish();
+
+  private readonly pump = () => {
+    // An event pushed from inside `deliver` is picked up by the loop already running.
+    if (this.pumping || this.paused || this.over) return;
+    this.pumping = true;
+    try {
+      const events = this.run.events;
+      if (this.next >= events.length && this.run.finished) this.next = events.length - 1;
+      while (this.next < events.length && !this.paused && !this.over) {
+        const event = events[this.next++];
+        if (!this.deliver(event)) this.paused = true;
+        if (isTerminal(event)) this.finish();
+      }
+    } catch (error) {
+      this.finish(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      this.pumping = false;
+    }
+  };
 }

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DrainState } from '../health/drain-state';
 import { isTerminal, type Run, type RunEvent } from './run';
@@ -19,9 +18,10 @@ function frame(e: RunEvent): string {
 /**
  * Writes a run to the client as Server-Sent Events from a position, honouring backpressure: when
  * the socket's buffer is full it waits for 'drain' instead of queueing (the run keeps the events).
- * The response is taken over and its headers written before the first await.
+ * The response is taken over and its headers written at once; the promise settles when the
+ * stream ends, and the handler need not wait for it.
  */
-export async function writeRunAsSse(
+export function writeRunAsSse(
   run: Run,
   afterSeq: number,
   request: FastifyRequest,
@@ -51,21 +51,23 @@ export async function writeRunAsSse(
     raw.end();
     closed.abort();
   });
-  try {
-    for await (const event of run.read(afterSeq, closed.signal)) {
+  const cursor = run.follow(
+    afterSeq,
+    (event) => {
       lastSeq = event.seq;
-      if (!raw.write(frame(event))) {
-        await Promise.race([once(raw, 'drain'), once(closed.signal, 'abort')]);
-      }
       if (isTerminal(event)) {
-        raw.write('data: [DONE]\n\n');
-        raw.end();
+        raw.end(`${frame(event)}data: [DONE]\n\n`);
+        return true;
       }
-    }
-  } finally {
+      return raw.write(frame(event));
+    },
+    closed.signal,
+  );
+  raw.on('drain', () => cursor.resume());
+  return cursor.ended.finally(() => {
     clearInterval(heartbeat);
     stopOnDrain();
     options.detach();
-    if (!raw.writableEnded && closed.signal.aborted === false) raw.end();
-  }
+    if (!raw.writableEnded && !closed.signal.aborted) raw.end();
+  });
 }

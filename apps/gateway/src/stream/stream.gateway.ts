@@ -117,11 +117,16 @@ export class StreamGateway implements OnGatewayConnection {
     const reader: Reader = { controller: new AbortController(), lastSeq: afterSeq };
     readers.set(run.id, reader);
     const detach = this.registry.attach(run);
-    try {
-      for await (const event of run.read(afterSeq, reader.controller.signal)) {
+    const cursor = run.follow(
+      afterSeq,
+      (event) => {
         reader.lastSeq = event.seq;
-        await sendWithBackpressure(socket, event.event, { ...event.data, seq: event.seq });
-      }
+        return sendWithBackpressure(socket, event.event, { ...event.data, seq: event.seq }, () => cursor.resume());
+      },
+      reader.controller.signal,
+    );
+    try {
+      await cursor.ended;
     } catch (error) {
       this.logger.debug({ err: (error as Error).message, run_id: run.id }, 'websocket reader stopped');
     } finally {
@@ -140,12 +145,22 @@ function send(socket: WebSocket, event: string, data: Record<string, unknown>): 
   if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ event, data }));
 }
 
-function sendWithBackpressure(socket: WebSocket, event: string, data: Record<string, unknown>): Promise<void> {
-  if (socket.readyState !== socket.OPEN) return Promise.reject(new Error('socket closed'));
+/**
+ * Sends an event; false when the socket's buffer is past the high-water mark, and then `written`
+ * runs once this frame has gone out (or failed: the next send sees the closed socket and throws).
+ */
+function sendWithBackpressure(
+  socket: WebSocket,
+  event: string,
+  data: Record<string, unknown>,
+  written: () => void,
+): boolean {
+  if (socket.readyState !== socket.OPEN) throw new Error('socket closed');
   const frame = JSON.stringify({ event, data });
   if (socket.bufferedAmount < HIGH_WATER_BYTES) {
     socket.send(frame);
-    return Promise.resolve();
+    return true;
   }
-  return new Promise((resolve, reject) => socket.send(frame, (error) => (error ? reject(error) : resolve())));
+  socket.send(frame, written);
+  return false;
 }
