@@ -102,8 +102,10 @@ export function runTargetStream(
     if (!gotFirst) {
       gotFirst = true;
       markStarted();
+      arm(timeouts.idleMs, `went silent for ${timeouts.idleMs} ms`);
+    } else {
+      timer!.refresh(); // the idle deadline starts again; cheaper than a new timer per chunk
     }
-    arm(timeouts.idleMs, `went silent for ${timeouts.idleMs} ms`);
     if (chunk.chunk) {
       answer += chunk.chunk;
       handlers.onChunk(chunk.chunk);
