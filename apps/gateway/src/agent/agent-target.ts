@@ -19,6 +19,7 @@ import {
   type QueryRequest,
   type QueryResponse,
 } from '@app/contracts';
+import { withoutStackTrace } from '../common/without-stack-trace';
 import type { AgentDefinition } from '../config/env.schema';
 import { CancelPacer } from './cancel-pacer';
 import { TargetBreaker, type StateListener } from './target-breaker';
@@ -111,18 +112,20 @@ export class AgentTarget {
         this.cancels.cancel(call);
         reject(signal!.reason as Error);
       };
-      const call = this.stub.Query(request, metadata, { deadline }, (error, response) => {
-        signal?.removeEventListener('abort', onAbort);
-        if (error) reject(error);
-        else resolve(response!);
-      });
+      const call = withoutStackTrace(() =>
+        this.stub.Query(request, metadata, { deadline }, (error, response) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (error) reject(error);
+          else resolve(response!);
+        }),
+      );
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
   /** A raw server stream: unlike the Observable form it can be paused and cancelled directly. */
   streamQuery(request: QueryRequest, metadata: Metadata, deadline: Date): ClientReadableStream<QueryChunk> {
-    return this.stub.StreamQuery(request, metadata, { deadline });
+    return withoutStackTrace(() => this.stub.StreamQuery(request, metadata, { deadline }));
   }
 
   private get stub(): AgentStub {
