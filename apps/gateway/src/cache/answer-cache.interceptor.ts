@@ -6,6 +6,8 @@ import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../observability/metrics.service';
 import { AnswerCache } from './answer-cache';
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 interface QueryBody {
   agent_id?: unknown;
   query?: unknown;
@@ -44,17 +46,14 @@ export class AnswerCacheInterceptor implements NestInterceptor {
       const hit = await this.cache.get(key);
       if (hit !== undefined) {
         this.metrics.cacheLookups.inc({ agent: agent.id, result: 'hit' });
-        void reply.header('x-cache', 'HIT').type('application/json; charset=utf-8');
+        void reply.header('x-cache', 'HIT').type(JSON_TYPE);
         return of(hit);
       }
     }
     this.metrics.cacheLookups.inc({ agent: agent.id, result: bypass ? 'bypass' : 'miss' });
-    void reply.header('x-cache', 'MISS');
-    const load = async () => {
-      const answer = await lastValueFrom(next.handle());
-      this.cache.set(key, answer, agent.cache.ttl_ms);
-      return answer;
-    };
+    // Every caller gets the JSON text just stored, like a hit.
+    void reply.header('x-cache', 'MISS').type(JSON_TYPE);
+    const load = async () => this.cache.set(key, await lastValueFrom(next.handle()), agent.cache.ttl_ms);
     return from(bypass ? load() : this.cache.coalesce(key, load));
   }
 }

@@ -63,11 +63,16 @@ export class AnswerCache {
     }
   }
 
-  /** Stores the answer as JSON text, unless it is larger than one entry may be. */
-  set(key: string, answer: unknown, ttlMs: number): void {
+  /**
+   * Stores the answer as JSON text, unless it is larger than one entry may be, and returns that
+   * text: the response sends it as is instead of serializing the answer a second time.
+   */
+  set(key: string, answer: unknown, ttlMs: number): string {
     const text = JSON.stringify(answer);
-    if (Buffer.byteLength(text) > this.config.cache.maxEntryBytes) return;
-    this.bounded(this.cache.set(key, text, ttlMs)).catch((e: unknown) => this.warn(e));
+    if (Buffer.byteLength(text) <= this.config.cache.maxEntryBytes) {
+      this.bounded(this.cache.set(key, text, ttlMs)).catch((e: unknown) => this.warn(e));
+    }
+    return text;
   }
 
   /** Runs `load` once for all concurrent callers of the same key. */
