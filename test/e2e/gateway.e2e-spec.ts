@@ -75,6 +75,16 @@ describe('gateway and reference agent as real processes', () => {
     expect(stack.output()).not.toContain(token.split('.')[2]);
   });
 
+  it("names the request on the gateway's log line about an agent failure", async () => {
+    const res = await fetch(`${baseUrl}/api/v1/agent/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-request-id': 'e2e-fail-1' },
+      body: JSON.stringify({ agent_id: 'reference', query: 'fail', options: { ref_fail: 'INTERNAL' } }),
+    });
+    expect(res.status).toBe(502);
+    await stack.waitFor(/"request_id":"e2e-fail-1".*"msg":"agent call failed"/);
+  });
+
   it('is ready when the agent answers its health check', async () => {
     const res = await fetch(`${baseUrl}/health/ready`);
     expect(res.status).toBe(200);

@@ -3,7 +3,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
-import { createLogger, PinoLoggerService, requestContext } from './observability/logger';
+import { createLogger, PinoLoggerService } from './observability/logger';
 import { REQUEST_ID_HEADER, requestIdFor } from './observability/request-id';
 import { AuthenticatedWsAdapter } from './stream/ws-auth.adapter';
 import { MetricsService } from './observability/metrics.service';
@@ -48,7 +48,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
-    requestContext.run({ requestId: String(request.id) }, done);
+    done();
   });
   useJsonErrorsWithOurCodes(fastify);
   const metrics = app.get(MetricsService);
@@ -61,7 +61,13 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     );
     if (logger.isLevelEnabled('info')) {
       logger.info(
-        { method: request.method, route, status: reply.statusCode, response_time_ms: Math.round(reply.elapsedTime) },
+        {
+          request_id: request.id,
+          method: request.method,
+          route,
+          status: reply.statusCode,
+          response_time_ms: Math.round(reply.elapsedTime),
+        },
         'request completed',
       );
     }

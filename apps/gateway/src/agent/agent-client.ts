@@ -110,7 +110,7 @@ export class AgentClient implements OnApplicationShutdown {
       });
       // Past the first chunk a failure is final: translated here, so it is not retried.
       return running!.finished.catch((error: unknown) => {
-        throw this.translate(target, error instanceof StreamNotStartedError ? error.cause : error);
+        throw this.translate(target, error instanceof StreamNotStartedError ? error.cause : error, context);
       });
     });
   }
@@ -139,7 +139,7 @@ export class AgentClient implements OnApplicationShutdown {
           return await call(target, deadline);
         } catch (error) {
           if (error instanceof AppException) throw error;
-          const failure = this.translate(target, error);
+          const failure = this.translate(target, error, context);
           if (!this.shouldRetry(backend, error, attempt, deadline, context)) throw failure;
           const wait = isOpenCircuitError(error) ? 0 : backoffMs(backend.definition.retry, attempt);
           if (Date.now() + wait + MIN_ATTEMPT_MS > deadline) throw failure;
@@ -234,7 +234,7 @@ export class AgentClient implements OnApplicationShutdown {
     return backend.retryBudget.tryAcquire();
   }
 
-  private translate(target: AgentTarget, error: unknown): unknown {
+  private translate(target: AgentTarget, error: unknown, context: CallContext): unknown {
     if (isOpenCircuitError(error)) {
       return new AppException(
         ErrorCode.CIRCUIT_OPEN,
@@ -246,7 +246,13 @@ export class AgentClient implements OnApplicationShutdown {
     const mapped = appExceptionFromGrpc(target.agentId, error);
     if (mapped.code === ErrorCode.AGENT_ERROR) {
       this.logger.warn(
-        { agent: target.agentId, target: target.address, grpc_code: error.code, details: error.details },
+        {
+          request_id: context.requestId,
+          agent: target.agentId,
+          target: target.address,
+          grpc_code: error.code,
+          details: error.details,
+        },
         'agent call failed',
       );
     }

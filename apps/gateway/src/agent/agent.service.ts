@@ -65,7 +65,10 @@ export class AgentService {
       await this.conversations.fail(turn, '', mapError(error).body.code, latencyMs);
     } catch (storeError) {
       // The agent's error is what the caller must see; the lost record is logged.
-      this.logger.error({ err: storeError, session_id: turn.sessionId }, 'could not record a failed turn');
+      this.logger.error(
+        { err: storeError, request_id: turn.requestId, session_id: turn.sessionId },
+        'could not record a failed turn',
+      );
     }
   }
 }

@@ -157,6 +157,8 @@ export class StreamController {
       retryMs: RESUME_RETRY_MS,
       drain: this.drain,
       detach: this.registry.attach(run),
-    }).catch((error: unknown) => this.logger.error({ err: error, run_id: run.id }, 'event stream failed'));
+    }).catch((error: unknown) =>
+      this.logger.error({ err: error, request_id: request.id, run_id: run.id }, 'event stream failed'),
+    );
   }
 }
