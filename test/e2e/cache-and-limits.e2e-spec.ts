@@ -51,7 +51,7 @@ describe('the answer cache (in memory)', () => {
     expect(first.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(second.headers['content-type']).toBe(first.headers['content-type']);
     expect(second.body).toBe(first.body);
-    expect(first.json()).toMatchObject({ agent_id: 'private', answer: expect.any(String) });
+    expect(first.json()).toMatchObject({ answer: expect.any(String) });
     expect(calls() - before).toBe(1);
   });
 
@@ -129,6 +129,7 @@ describe('rate limits', () => {
     expect(last.headers['ratelimit-limit']).toBe('5');
     expect(last.headers['ratelimit-remaining']).toBe('0');
     expect(last.headers['ratelimit-policy']).toContain('5;w=60');
+    expect(responses[0].headers['ratelimit-policy']).toBe('5;w=60;name="burst", 100;w=60;name="minute"');
     const bob = await gw.tokenFor(`bob-${randomUUID()}`);
     expect((await ask(gw, bob, { agent_id: 'reference', query: 'hi' })).statusCode).toBe(200);
   });
@@ -225,7 +226,7 @@ describe('two replicas sharing Redis', () => {
     expect(first.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(second.headers['content-type']).toBe(first.headers['content-type']);
     expect(second.body).toBe(first.body);
-    expect(first.json()).toMatchObject({ agent_id: 'private', answer: expect.any(String) });
+    expect(first.json()).toMatchObject({ answer: expect.any(String) });
     expect(agent.server.stats().total).toBe(before);
   });
 });
