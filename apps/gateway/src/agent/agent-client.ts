@@ -101,17 +101,21 @@ export class AgentClient implements OnApplicationShutdown {
     timeouts: StreamTimeouts,
     handlers: StreamHandlers,
   ): Promise<StreamResult> {
-    return this.withAttempts(agentId, context, timeouts.firstChunkMs, async (target) => {
+    // Promise chains, not async functions: a stream holds them for its whole life, and each
+    // suspended async function kept its frame (memory per open stream).
+    return this.withAttempts(agentId, context, timeouts.firstChunkMs, (target) => {
       let running: { started: Promise<void>; finished: Promise<StreamResult> } | undefined;
-      await target.breaker.fire(() => {
+      const started = target.breaker.fire(() => {
         running = runTargetStream(target, request, metadataFor(context), timeouts, handlers, context.signal);
-        void this.timed(target, 'StreamQuery', () => running!.finished).catch(() => undefined);
+        this.timed(target, 'StreamQuery', () => running!.finished).catch(() => undefined);
         return running.started;
       });
       // Past the first chunk a failure is final: translated here, so it is not retried.
-      return running!.finished.catch((error: unknown) => {
-        throw this.translate(target, error instanceof StreamNotStartedError ? error.cause : error, context);
-      });
+      return started.then(() =>
+        running!.finished.catch((error: unknown) => {
+          throw this.translate(target, error instanceof StreamNotStartedError ? error.cause : error, context);
+        }),
+      );
     });
   }
 
@@ -170,17 +174,19 @@ export class AgentClient implements OnApplicationShutdown {
   }
 
   /** Observes an attempt's duration under its gRPC outcome (OK, UNAVAILABLE, ...). */
-  private async timed<T>(target: AgentTarget, method: string, attempt: () => Promise<T>): Promise<T> {
+  private timed<T>(target: AgentTarget, method: string, attempt: () => Promise<T>): Promise<T> {
     const stop = this.metrics.agentCallDuration.startTimer({ agent: target.agentId, target: target.address, method });
-    try {
-      const result = await attempt();
-      stop({ code: 'OK' });
-      return result;
-    } catch (error) {
-      const cause = error instanceof StreamNotStartedError ? error.cause : error;
-      stop({ code: isGrpcError(cause) ? GrpcStatus[cause.code] : 'LOCAL' });
-      throw error;
-    }
+    return attempt().then(
+      (result) => {
+        stop({ code: 'OK' });
+        return result;
+      },
+      (error: unknown) => {
+        const cause = error instanceof StreamNotStartedError ? error.cause : error;
+        stop({ code: isGrpcError(cause) ? GrpcStatus[cause.code] : 'LOCAL' });
+        throw error;
+      },
+    );
   }
 
   private async pause(ms: number, signal?: AbortSignal): Promise<void> {
