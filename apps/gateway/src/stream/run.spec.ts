@@ -14,7 +14,7 @@ describe('Run.follow', () => {
 
   it('delivers what is there from the position, then live events in order, and ends at the terminal event', async () => {
     run.push('chunk', { text: 'a' });
-    const cursor = run.follow(0, collect, new AbortController().signal);
+    const cursor = run.follow(0, collect);
     expect(seqs(delivered)).toEqual(['1:chunk']);
     run.push('chunk', { text: 'b' });
     run.push('done', { answer: 'ab' });
@@ -25,13 +25,13 @@ describe('Run.follow', () => {
 
   it('gives a reader past the end of a finished run its terminal event instead of a hang', async () => {
     run.push('error', { code: 'AGENT_TIMEOUT' });
-    await run.follow(7, collect, new AbortController().signal).ended;
+    await run.follow(7, collect).ended;
     expect(seqs(delivered)).toEqual(['1:error']);
   });
 
   it('holds events while the client is full and delivers them, none lost, on resume', async () => {
     let room = false;
-    const cursor = run.follow(-1, (e) => (delivered.push(e), room), new AbortController().signal);
+    const cursor = run.follow(-1, (e) => (delivered.push(e), room));
     expect(seqs(delivered)).toEqual(['0:start']);
     run.push('chunk', { text: 'a' });
     run.push('chunk', { text: 'b' });
@@ -43,24 +43,21 @@ describe('Run.follow', () => {
     expect(seqs(delivered)).toEqual(['0:start', '1:chunk', '2:chunk', '3:done']);
   });
 
-  it('stops at the signal and lets go of the run', async () => {
-    const controller = new AbortController();
-    const cursor = run.follow(0, collect, controller.signal);
-    controller.abort();
+  it('stops when its client leaves, remembers where it was, and lets go of the run', async () => {
+    run.push('chunk', { text: 'a' });
+    const cursor = run.follow(-1, collect);
+    expect(cursor.position).toBe(1);
+    cursor.stop();
     await cursor.ended;
     run.push('chunk', { text: 'late' });
-    expect(delivered).toEqual([]);
+    expect(seqs(delivered)).toEqual(['0:start', '1:chunk']);
     expect(run.listenerCount('event')).toBe(0);
   });
 
   it('ends with the error when delivering throws (a closed socket), without breaking the run', async () => {
-    const cursor = run.follow(
-      -1,
-      () => {
-        throw new Error('socket closed');
-      },
-      new AbortController().signal,
-    );
+    const cursor = run.follow(-1, () => {
+      throw new Error('socket closed');
+    });
     await expect(cursor.ended).rejects.toThrow('socket closed');
     expect(run.push('chunk', { text: 'still fine' })?.seq).toBe(1);
     expect(run.listenerCount('event')).toBe(0);

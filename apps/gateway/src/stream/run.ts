@@ -60,22 +60,22 @@ export class Run extends EventEmitter {
 
   /**
    * Delivers the events after `afterSeq`, then live ones as they are pushed, to `deliver`, until
-   * the terminal event or the signal; the promise settles then (rejecting if `deliver` threw). A
-   * reader whose position is past a run that has ended still gets the terminal event, never a hang.
+   * the terminal event or the cursor's `stop()`; `ended` settles then (rejecting if `deliver` threw).
+   * A reader whose position is past a run that has ended still gets the terminal event, never a hang.
    * `deliver` returning false means the client's buffer is full: nothing more is delivered until
    * the returned cursor's `resume()`, and the run keeps the events meanwhile.
    *
    * Callbacks, not an async iterator: this is the hot path of every active stream, and a generator
    * cost a promise and two microtask hops per event per reader, and its frames per idle stream.
    */
-  follow(afterSeq: number, deliver: (event: RunEvent) => boolean, signal: AbortSignal): RunCursor {
-    return new RunCursor(this, afterSeq + 1, deliver, signal);
+  follow(afterSeq: number, deliver: (event: RunEvent) => boolean): RunCursor {
+    return new RunCursor(this, afterSeq + 1, deliver);
   }
 }
 
 /** One reader's position in a run; see Run.follow. */
 export class RunCursor {
-  /** Settles when the reader is done: terminal event delivered, signal aborted, or `deliver` threw. */
+  /** Settles when the reader is done: terminal event delivered, stopped, or `deliver` threw. */
   readonly ended: Promise<void>;
   private paused = false;
   private pumping = false;
@@ -86,22 +86,23 @@ export class RunCursor {
     private readonly run: Run,
     private next: number,
     private readonly deliver: (event: RunEvent) => boolean,
-    private readonly signal: AbortSignal,
   ) {
     this.ended = new Promise<void>((resolve, reject) => {
       this.finish = (error) => {
         if (this.over) return;
         this.over = true;
         run.off('event', this.pump);
-        signal.removeEventListener('abort', this.stop);
         if (error === undefined) resolve();
         else reject(error);
       };
     });
     run.on('event', this.pump);
-    signal.addEventListener('abort', this.stop, { once: true });
-    if (signal.aborted) this.stop();
-    else this.pump();
+    this.pump();
+  }
+
+  /** The seq of the last event delivered (where a reconnecting client resumes after). */
+  get position(): number {
+    return this.next - 1;
   }
 
   /** Delivers again after `deliver` returned false. */
@@ -110,7 +111,10 @@ export class RunCursor {
     this.pump();
   }
 
-  private readonly stop = () => this.finish();
+  /** Ends the reader (its client left); the run goes on. */
+  stop(): void {
+    this.finish();
+  }
 
   private readonly pump = () => {
     // An event pushed from inside `deliver` is picked up by the loop already running.

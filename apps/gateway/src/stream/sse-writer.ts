@@ -39,35 +39,26 @@ export function writeRunAsSse(
   });
   raw.write(`retry: ${options.retryMs}\n\n`);
 
-  const closed = new AbortController();
-  raw.once('close', () => closed.abort());
-  let lastSeq = afterSeq;
+  const cursor = run.follow(afterSeq, (event) => {
+    if (isTerminal(event)) {
+      raw.end(`${frame(event)}data: [DONE]\n\n`);
+      return true;
+    }
+    return raw.write(frame(event));
+  });
+  raw.once('close', () => cursor.stop());
+  raw.on('drain', () => cursor.resume());
   const heartbeat = setInterval(() => raw.write(': ping\n\n'), options.heartbeatMs);
   const stopOnDrain = options.drain.onDrain(() => {
     // Tell the client where it was so it can resume on another replica, then let go.
-    raw.write(
-      `event: reconnect\ndata: ${JSON.stringify({ run_id: run.id, last_seq: lastSeq, retry_ms: options.retryMs })}\n\n`,
-    );
-    raw.end();
-    closed.abort();
+    const resumeAt = { run_id: run.id, last_seq: cursor.position, retry_ms: options.retryMs };
+    raw.end(`event: reconnect\ndata: ${JSON.stringify(resumeAt)}\n\n`);
+    cursor.stop();
   });
-  const cursor = run.follow(
-    afterSeq,
-    (event) => {
-      lastSeq = event.seq;
-      if (isTerminal(event)) {
-        raw.end(`${frame(event)}data: [DONE]\n\n`);
-        return true;
-      }
-      return raw.write(frame(event));
-    },
-    closed.signal,
-  );
-  raw.on('drain', () => cursor.resume());
   return cursor.ended.finally(() => {
     clearInterval(heartbeat);
     stopOnDrain();
     options.detach();
-    if (!raw.writableEnded && !closed.signal.aborted) raw.end();
+    if (!raw.writableEnded && !raw.destroyed) raw.end();
   });
 }

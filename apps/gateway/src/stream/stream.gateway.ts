@@ -6,7 +6,7 @@ import { MetricsService } from '../observability/metrics.service';
 import { RateLimiter } from '../rate-limit/rate-limiter';
 import { mapError } from '../errors/all-exceptions.filter';
 import { DrainState } from '../health/drain-state';
-import type { Run } from './run';
+import type { Run, RunCursor } from './run';
 import { RunRegistry } from './run-registry';
 import { StreamService } from './stream.service';
 import { wsMessageSchema, type WsMessage } from './stream.dto';
@@ -15,11 +15,6 @@ import type { UpgradeRequest } from './ws-auth.adapter';
 /** Past this much unsent data on a socket, stop reading runs until it drains (the runs keep the events). */
 const HIGH_WATER_BYTES = 1024 * 1024;
 const PING_INTERVAL_MS = 30_000;
-
-interface Reader {
-  controller: AbortController;
-  lastSeq: number;
-}
 
 /**
  * WebSocket streaming at /api/v1/stream: `{event, data}` messages; several runs per socket.
@@ -40,7 +35,7 @@ export class StreamGateway implements OnGatewayConnection {
   handleConnection(socket: WebSocket, request: UpgradeRequest): void {
     const user = request.user;
     if (!user) return socket.close(1008, 'unauthenticated');
-    const readers = new Map<string, Reader>();
+    const readers = new Map<string, RunCursor>();
     this.metrics.webSockets.inc();
     const connectionId = randomUUID();
     let alive = true;
@@ -51,7 +46,7 @@ export class StreamGateway implements OnGatewayConnection {
     }, PING_INTERVAL_MS);
     socket.on('pong', () => (alive = true));
     const stopOnDrain = this.drain.onDrain(() => {
-      const runs = [...readers].map(([run_id, r]) => ({ run_id, last_seq: r.lastSeq }));
+      const runs = [...readers].map(([run_id, reader]) => ({ run_id, last_seq: reader.position }));
       send(socket, 'reconnect', { runs });
       socket.close(1012, 'service restart');
     });
@@ -62,7 +57,7 @@ export class StreamGateway implements OnGatewayConnection {
       this.metrics.webSockets.dec();
       clearInterval(ping);
       stopOnDrain();
-      for (const reader of readers.values()) reader.controller.abort();
+      for (const reader of readers.values()) reader.stop();
     });
   }
 
@@ -70,7 +65,7 @@ export class StreamGateway implements OnGatewayConnection {
     socket: WebSocket,
     userId: string,
     connectionId: string,
-    readers: Map<string, Reader>,
+    readers: Map<string, RunCursor>,
     data: RawData,
     isBinary: boolean,
   ): Promise<void> {
@@ -98,7 +93,7 @@ export class StreamGateway implements OnGatewayConnection {
           const gone = new AbortController();
           socket.once('close', () => gone.abort());
           const run = await this.streams.find(message.data.run_id, userId, gone.signal);
-          readers.get(run.id)?.controller.abort();
+          readers.get(run.id)?.stop();
           return this.read(socket, run, message.data.after_seq, readers);
         }
         case 'cancel':
@@ -113,20 +108,14 @@ export class StreamGateway implements OnGatewayConnection {
     }
   }
 
-  private async read(socket: WebSocket, run: Run, afterSeq: number, readers: Map<string, Reader>): Promise<void> {
-    const reader: Reader = { controller: new AbortController(), lastSeq: afterSeq };
-    readers.set(run.id, reader);
+  private async read(socket: WebSocket, run: Run, afterSeq: number, readers: Map<string, RunCursor>): Promise<void> {
     const detach = this.registry.attach(run);
-    const cursor = run.follow(
-      afterSeq,
-      (event) => {
-        reader.lastSeq = event.seq;
-        return sendWithBackpressure(socket, event.event, { ...event.data, seq: event.seq }, () => cursor.resume());
-      },
-      reader.controller.signal,
+    const reader = run.follow(afterSeq, (event) =>
+      sendWithBackpressure(socket, event.event, { ...event.data, seq: event.seq }, () => reader.resume()),
     );
+    readers.set(run.id, reader);
     try {
-      await cursor.ended;
+      await reader.ended;
     } catch (error) {
       this.logger.debug({ err: (error as Error).message, run_id: run.id }, 'websocket reader stopped');
     } finally {
