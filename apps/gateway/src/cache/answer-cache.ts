@@ -5,6 +5,9 @@ import type { Cache } from 'cache-manager';
 import { AppConfig } from '../config/app-config';
 import type { AgentDefinition } from '../config/env.schema';
 
+/** A run of whitespace, or whitespace other than a plain space: what normalising a question folds. */
+const WHITESPACE_TO_FOLD = /\s{2,}|[^\S ]/;
+
 export interface CacheableQuery {
   agent: AgentDefinition;
   userId: string;
@@ -35,15 +38,17 @@ export class AnswerCache {
 
   /** One key per agent version, normalised question and options, and caller (unless shareable). */
   keyFor({ agent, userId, query, options }: CacheableQuery): string {
-    const normalised = query.normalize('NFC').trim().replace(/\s+/g, ' ');
-    const sortedOptions = Object.keys(options)
-      .sort()
-      .map((k) => [k, String(options[k])]);
+    const trimmed = query.normalize('NFC').trim();
+    // Most questions have no whitespace to fold: testing is a quarter of the cost of replacing.
+    const normalised = WHITESPACE_TO_FOLD.test(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed;
+    const keys = Object.keys(options);
+    const sortedOptions = keys.length === 0 ? '[]' : JSON.stringify(keys.sort().map((k) => [k, String(options[k])]));
     const who = agent.cache.shareable ? '*' : userId;
-    // One-shot hash: about half the cost of a Hash object on this path, which every cache hit takes.
+    // Fields joined by NUL, which neither hex nor JSON text contains raw: only the question, last,
+    // is free text. (Cheaper than serializing an array; every cache hit takes this path.)
     const digest = hash(
       'sha256',
-      JSON.stringify([this.versions.get(agent.id), normalised, sortedOptions, who]),
+      `${this.versions.get(agent.id)}\0${JSON.stringify(who)}\0${sortedOptions}\0${normalised}`,
       'base64url',
     );
     return `answer:${agent.id}:${digest}`;

@@ -1,0 +1,36 @@
+import type { Cache } from 'cache-manager';
+import { AppConfig } from '../config/app-config';
+import { AnswerCache } from './answer-cache';
+
+const config = AppConfig.fromEnv({
+  AGENTS: JSON.stringify([
+    { id: 'rag', targets: ['127.0.0.1:50051'], cache: { ttl_ms: 1000 } },
+    { id: 'docs', targets: ['127.0.0.1:50051'], cache: { ttl_ms: 1000, shareable: true } },
+  ]),
+});
+const [agent, shared] = config.agents;
+const cache = new AnswerCache({} as Cache, config);
+const key = (query: string, options: Record<string, unknown> = {}, userId = 'alice', on = agent) =>
+  cache.keyFor({ agent: on, userId, query, options });
+
+describe('AnswerCache.keyFor', () => {
+  it('is the same for the same question written with other spacing, and options in another order', () => {
+    expect(key('  how are  tokens\n verified?\t')).toBe(key('how are tokens verified?'));
+    expect(key('q', { b: 2, a: 1 })).toBe(key('q', { a: 1, b: 2 }));
+  });
+
+  it('differs by question, option value, caller and agent; not by caller when the agent is shareable', () => {
+    const base = key('how are tokens verified?', { a: 1 });
+    expect(key('how are tokens checked?', { a: 1 })).not.toBe(base);
+    expect(key('how are tokens verified?', { a: 2 })).not.toBe(base);
+    expect(key('how are tokens verified?', { a: 1 }, 'bob')).not.toBe(base);
+    expect(key('how are tokens verified?', { a: 1 }, 'alice', shared)).not.toBe(base);
+    expect(key('q', {}, 'alice', shared)).toBe(key('q', {}, 'bob', shared));
+  });
+
+  it('cannot be steered into another caller’s key through the free text of the question', () => {
+    // The caller and options come before the question; a question cannot spell out another caller.
+    expect(key('q', {}, 'alice\u0000[]')).not.toBe(key('[]\u0000q', {}, 'alice'));
+    expect(key('[]\u0000q', {}, 'alice')).not.toBe(key('q', {}, 'alice'));
+  });
+});
