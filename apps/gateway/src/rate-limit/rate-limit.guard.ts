@@ -1,21 +1,14 @@
 import { hash } from 'node:crypto';
 import { Injectable, SetMetadata, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import {
-  ThrottlerGuard,
-  ThrottlerStorage,
-  type ThrottlerModuleOptions,
-  type ThrottlerOptions,
-} from '@nestjs/throttler';
+import { ThrottlerGuard, ThrottlerStorage, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import { InjectThrottlerOptions, InjectThrottlerStorage } from '@nestjs/throttler';
 import { bearerToken } from '../auth/jwt-auth.guard';
 import { JwtVerifier } from '../auth/jwt-verifier';
-import { MetricsService } from '../observability/metrics.service';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
-import { AppException } from '../errors/app.exception';
-import { ErrorCode } from '../errors/error-code';
-import type { RateLimitStore } from './rate-limit.store';
+import { RateLimiter, type RateLimitWindow } from './rate-limiter';
+import type { WindowHit } from './rate-limit.store';
 
 /** What a request costs: a batch counts as its number of items. */
 function costOf(request: AuthenticatedRequest): number {
@@ -43,7 +36,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
     private readonly verifier: JwtVerifier,
-    private readonly metrics: MetricsService,
+    private readonly limiter: RateLimiter,
   ) {
     super(options, storage, reflector);
   }
@@ -74,7 +67,8 @@ export class RateLimitGuard extends ThrottlerGuard {
    * Throttler's own canActivate reads six metadata keys per limit on every request (for per-route
    * @Throttle / @SkipThrottle overrides, which no route here uses, so they are not read): a
    * measurable share of a cached answer. This reads a route's @NoRateLimit once, finds the caller
-   * once, and counts the request against every configured limit.
+   * once, and counts the request against every configured limit with the RateLimiter that
+   * WebSocket messages go through too.
    */
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     const handler = context.getHandler();
@@ -88,54 +82,28 @@ export class RateLimitGuard extends ThrottlerGuard {
     const request = http.getRequest<AuthenticatedRequest>();
     const reply = http.getResponse<FastifyReply>();
     const tracker = await this.getTracker(request as unknown as Record<string, unknown>);
-    for (const throttler of this.throttlers) await this.count(context, request, reply, tracker, throttler);
+    await this.limiter.count(
+      (name) => this.generateKey(context, tracker, name),
+      'http',
+      costOf(request),
+      (window, hit) => this.setHeaders(reply, window, hit),
+    );
     return true;
   }
 
-  private async count(
-    context: ExecutionContext,
-    request: AuthenticatedRequest,
-    reply: FastifyReply,
-    tracker: string,
-    throttler: ThrottlerOptions,
-  ): Promise<void> {
-    const name = throttler.name ?? 'default';
-    // Plain numbers: the module builds the limits from RATE_LIMITS.
-    const limit = throttler.limit as number;
-    const ttl = throttler.ttl as number;
-    const store = this.storageService as RateLimitStore;
-    const hit = await store.increment(this.generateKey(context, tracker, name), ttl, limit, 0, name, costOf(request));
-    this.setHeaders(reply, name, limit, ttl, hit.totalHits, hit.timeToExpire);
-    if (hit.isBlocked) {
-      this.metrics.rateLimited.inc({ limit: name, transport: 'http' });
-      throw new AppException(
-        ErrorCode.RATE_LIMITED,
-        `rate limit "${name}" exceeded: ${limit} per ${ttl} ms`,
-        hit.timeToExpire,
-      );
-    }
-  }
-
   /** RateLimit-* (IETF draft) for the tightest window seen so far in this request. */
-  private setHeaders(
-    reply: FastifyReply,
-    name: string,
-    limit: number,
-    ttlMs: number,
-    hits: number,
-    resetSeconds: number,
-  ): void {
-    const remaining = Math.max(0, limit - hits);
+  private setHeaders(reply: FastifyReply, { name, limit, ttl_ms }: RateLimitWindow, hit: WindowHit): void {
+    const remaining = Math.max(0, limit - hit.totalHits);
     const current = Number(reply.getHeader('ratelimit-remaining') ?? Infinity);
     if (remaining < current) {
       void reply.header('ratelimit-limit', limit);
       void reply.header('ratelimit-remaining', remaining);
-      void reply.header('ratelimit-reset', resetSeconds);
+      void reply.header('ratelimit-reset', hit.timeToExpire);
     }
     const policy = reply.getHeader('ratelimit-policy');
     void reply.header(
       'ratelimit-policy',
-      `${policy ? `${String(policy)}, ` : ''}${limit};w=${Math.round(ttlMs / 1000)};name="${name}"`,
+      `${policy ? `${String(policy)}, ` : ''}${limit};w=${Math.round(ttl_ms / 1000)};name="${name}"`,
     );
   }
 }

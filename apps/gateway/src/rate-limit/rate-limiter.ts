@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
+import { AppConfig, type RateLimitConfig } from '../config/app-config';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import { MetricsService } from '../observability/metrics.service';
-import { RateLimitStore } from './rate-limit.store';
+import { RateLimitStore, type WindowHit } from './rate-limit.store';
 
-/** The same limits as the HTTP guard, for traffic that does not pass through it (WebSocket messages). */
+export type RateLimitWindow = RateLimitConfig['limits'][number];
+
+/** Counts requests against every configured limit: for the HTTP guard and for WebSocket messages. */
 @Injectable()
 export class RateLimiter {
   constructor(
@@ -14,11 +16,28 @@ export class RateLimiter {
     private readonly metrics: MetricsService,
   ) {}
 
-  async consume(tracker: string, scope: string, cost = 1): Promise<void> {
-    for (const { name, ttl_ms, limit } of this.config.rateLimit.limits) {
-      const hit = await this.store.increment(`${scope}:${tracker}:${name}`, ttl_ms, limit, 0, name, cost);
+  /** For traffic that does not pass through the HTTP guard (WebSocket messages). */
+  consume(tracker: string, transport: string, cost = 1): Promise<void> {
+    return this.count((name) => `${transport}:${tracker}:${name}`, transport, cost);
+  }
+
+  /**
+   * Counts `cost` against each limit under `keyOf(limit name)`, showing each window's count to
+   * `onCount` (the HTTP guard's RateLimit headers), and throws 429 RATE_LIMITED at the first one
+   * exceeded.
+   */
+  async count(
+    keyOf: (name: string) => string,
+    transport: string,
+    cost: number,
+    onCount?: (window: RateLimitWindow, hit: WindowHit) => void,
+  ): Promise<void> {
+    for (const window of this.config.rateLimit.limits) {
+      const { name, ttl_ms, limit } = window;
+      const hit = await this.store.increment(keyOf(name), ttl_ms, limit, 0, name, cost);
+      onCount?.(window, hit);
       if (hit.isBlocked) {
-        this.metrics.rateLimited.inc({ limit: name, transport: scope });
+        this.metrics.rateLimited.inc({ limit: name, transport });
         throw new AppException(
           ErrorCode.RATE_LIMITED,
           `rate limit "${name}" exceeded: ${limit} per ${ttl_ms} ms`,
