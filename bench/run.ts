@@ -82,11 +82,6 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-/** Runs `first`, then `second`; their results in that order. */
-const both = async <T>(first: () => Promise<T>, second: () => Promise<T>): Promise<T[]> => [
-  await first(),
-  await second(),
-];
 
 /** Sends `total` calls with `concurrency` in flight; returns per-call latencies in ms, sorted. */
 async function latencies(concurrency: number, total: number, call: (i: number) => Promise<void>): Promise<number[]> {
@@ -608,7 +603,14 @@ async function main(): Promise<void> {
       // same size. Each pair runs back to back, in alternating order, and its ratio is noted per round:
       // the machine's load drifts between rounds, and a ratio within one pair is what it affects least.
       const pair = async (kind: string, baseline: () => Promise<number>, gateway: () => Promise<number>) => {
-        const [b, g] = round % 2 === 1 ? await both(baseline, gateway) : (await both(gateway, baseline)).reverse();
+        let b: number, g: number;
+        if (round % 2 === 1) {
+          b = await baseline();
+          g = await gateway();
+        } else {
+          g = await gateway();
+          b = await baseline();
+        }
         note(`${kind}_baseline_rps`, b);
         note(`${kind}_gateway_rps`, g);
         note(`${kind}_ratio`, g / b);
