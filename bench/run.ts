@@ -8,6 +8,7 @@
  *   --active-streams N  add N active SSE streams, then N WebSocket streams, at 50 tokens/s
  *   --database-url URL, --redis-url URL  run the gateway on a real Postgres / Redis
  *   --heap-profile FILE  with --soak-min: where the memory held at the end was allocated after warm-up
+ *   --gateway-node-args "FLAGS"  extra Node flags for the gateway (a CPU profile: "--cpu-prof --cpu-prof-dir=DIR")
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,6 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import autocannon from 'autocannon';
-import Fastify, { type FastifyReply } from 'fastify';
 import WebSocket from 'ws';
 import { Logger } from '@nestjs/common';
 import { AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS } from '@app/contracts';
@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     'active-streams': { type: 'string', default: '0' },
     // With --soak-min: a sampling heap profile from the end of warm-up to the end of the soak.
     'heap-profile': { type: 'string' },
+    // Extra Node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/profiles" for a flame graph.
+    'gateway-node-args': { type: 'string' },
   },
 });
 const QUICK = args.quick;
@@ -471,12 +473,13 @@ async function main(): Promise<void> {
       STREAM_RESUME_WINDOW_MS: '1000',
       MAX_BODY_BYTES: '1048576',
     },
-    [`--inspect=127.0.0.1:${inspectPort}`],
+    [`--inspect=127.0.0.1:${inspectPort}`, ...(args['gateway-node-args']?.split(' ').filter(Boolean) ?? [])],
   );
   const results: Record<string, number[]> = {};
   const note = (k: string, v: number) => (results[k] ??= []).push(v);
 
-  // Baselines in this process: a gRPC client, a minimal HTTP→gRPC proxy, a constant Fastify route.
+  // The direct gRPC client (the latency and active-stream baselines) runs here, beside the load
+  // generator, like every other client; the proxy and constant route run in their own process (below).
   const def = protoLoader.loadSync(AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS);
   const Service = (
     grpc.loadPackageDefinition(def) as unknown as { agent: { AgentService: grpc.ServiceClientConstructor } }
@@ -491,18 +494,7 @@ async function main(): Promise<void> {
         (e, r) => (e ? reject(e) : resolve(r!)),
       ),
     );
-  const proxy = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      const input = JSON.parse(body) as { query: string; options?: Record<string, string> };
-      queryDirect(input.options ?? {}).then(
-        (r) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(r)),
-        () => res.writeHead(502).end(),
-      );
-    });
-  }).listen(proxyPort, '127.0.0.1');
-  const constant = Fastify();
+  let baselines: ChildProcess | undefined;
 
   try {
     // The database up, not just the process: the embedded one initializes after the server listens,
@@ -522,10 +514,13 @@ async function main(): Promise<void> {
       headers: { ...auth, 'content-type': 'application/json' },
       body: cachedBody,
     }).then((r) => r.text());
-    const sendConstant = (_req: unknown, reply: FastifyReply) => reply.type('application/json').send(cachedAnswer);
-    constant.get('/constant', sendConstant);
-    constant.post('/constant', sendConstant);
-    await constant.listen({ port: constPort, host: '127.0.0.1' });
+    baselines = spawnNode('bench/baselines.js', {
+      AGENT_ADDRESS: `127.0.0.1:${agentPort}`,
+      PROXY_PORT: String(proxyPort),
+      CONSTANT_PORT: String(constPort),
+      CONSTANT_BODY: cachedAnswer,
+    });
+    await waitForHttp(`http://127.0.0.1:${constPort}/constant`);
     await queryDirect({});
 
     // Open the breaker of the "down" agent once.
@@ -737,12 +732,17 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    const stopped = Promise.all([gateway, agent].map((c) => new Promise((resolve) => c.once('exit', resolve))));
+    const children = [gateway, agent, ...(baselines ? [baselines] : [])];
+    // A child that already died (its error is on stderr) must not hang the ending.
+    const exited = (c: ChildProcess) =>
+      c.exitCode !== null || c.signalCode !== null
+        ? Promise.resolve()
+        : new Promise((resolve) => c.once('exit', resolve));
+    const stopped = Promise.all(children.map(exited));
     gateway.kill('SIGINT');
     agent.kill('SIGTERM');
+    baselines?.kill('SIGTERM');
     await stopped;
-    proxy.close();
-    await constant.close();
     direct.close();
     keepAlive.destroy();
     await sleep(500);

@@ -1,0 +1,68 @@
+/**
+ * The benchmark's baselines, in a process of their own like the gateway: a minimal Node HTTP → gRPC
+ * proxy (the floor of what Node can do for an uncached query) and a Fastify route that returns a
+ * constant body (the floor for a cache hit). In the load generator's process they shared its event
+ * loop and ran at half their speed, which flattered every ratio against them.
+ *
+ * Env: AGENT_ADDRESS, PROXY_PORT, CONSTANT_PORT, CONSTANT_BODY (the gateway's cached answer, so the
+ * two send the same bytes). Writes "baselines listening" to stdout once both accept connections.
+ */
+import { createServer } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import Fastify, { type FastifyReply } from 'fastify';
+import { AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS } from '@app/contracts';
+
+type Client = grpc.Client & {
+  Query(r: object, m: grpc.Metadata, o: object, cb: (e: grpc.ServiceError | null, r?: object) => void): void;
+};
+
+async function main(): Promise<void> {
+  const env = (name: string) => {
+    const value = process.env[name];
+    if (value === undefined) throw new Error(`${name} is not set`);
+    return value;
+  };
+  const def = protoLoader.loadSync(AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS);
+  const Service = (
+    grpc.loadPackageDefinition(def) as unknown as { agent: { AgentService: grpc.ServiceClientConstructor } }
+  ).agent.AgentService;
+  const agent = new Service(env('AGENT_ADDRESS'), grpc.credentials.createInsecure()) as unknown as Client;
+
+  const proxy = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const input = JSON.parse(body) as { query: string; options?: Record<string, string> };
+      agent.Query(
+        { agent_id: 'reference', query: input.query, options: input.options ?? {} },
+        new grpc.Metadata(),
+        { deadline: Date.now() + 5000 },
+        (error, response) => {
+          if (error) res.writeHead(502).end();
+          else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(response));
+        },
+      );
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(Number(env('PROXY_PORT')), '127.0.0.1', resolve));
+
+  const constantBody = env('CONSTANT_BODY');
+  const constant = Fastify();
+  const sendConstant = (_req: unknown, reply: FastifyReply) => reply.type('application/json').send(constantBody);
+  constant.get('/constant', sendConstant);
+  constant.post('/constant', sendConstant);
+  await constant.listen({ port: Number(env('CONSTANT_PORT')), host: '127.0.0.1' });
+
+  process.once('SIGTERM', () => {
+    proxy.close();
+    agent.close();
+    void constant.close().then(() => process.exit(0));
+  });
+  process.stdout.write('baselines listening\n');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`baselines: ${String(error)}\n`);
+  process.exit(1);
+});
