@@ -25,6 +25,7 @@ describe('benchmark smoke run', () => {
     for (const scenario of [
       'added latency p50, 1 in flight',
       'added latency p99, 8 in flight',
+      'added latency p99, 400 req/s',
       'throughput, uncached',
       'throughput, cache hits',
       'breaker open, rejection through HTTP',
