@@ -36,6 +36,10 @@ describe('streaming over SSE and WebSocket', () => {
       const res = await sseRequest(base, token, { agent_id: 'reference', query: QUESTION });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      // Like every response: the request id and the caller's rate-limit budget.
+      expect(res.headers.get('x-request-id')).toBeTruthy();
+      expect(res.headers.get('ratelimit-policy')).toMatch(/;w=\d+/);
+      expect(Number(res.headers.get('ratelimit-remaining'))).toBeGreaterThanOrEqual(0);
       const { events, sawDone } = await readSse(res);
       expect(sawDone).toBe(true);
       expect(events[0].event).toBe('start');

@@ -1,4 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { FastifyReply } from 'fastify';
 import type { DrainState } from '../health/drain-state';
 import { isTerminal, type Run, type RunEvent } from './run';
 
@@ -21,21 +22,17 @@ function frame(e: RunEvent): string {
  * The response is taken over and its headers written at once; the promise settles when the
  * stream ends, and the handler need not wait for it.
  */
-export function writeRunAsSse(
-  run: Run,
-  afterSeq: number,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  options: SseOptions,
-): Promise<void> {
+export function writeRunAsSse(run: Run, afterSeq: number, reply: FastifyReply, options: SseOptions): Promise<void> {
   const raw = reply.raw;
   reply.hijack();
   raw.writeHead(200, {
+    // What the request pipeline set on the reply (X-Request-Id, RateLimit-*): a hijacked reply does
+    // not send them by itself. (Fastify stores no undefined values.)
+    ...(reply.getHeaders() as OutgoingHttpHeaders),
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
-    'x-request-id': String(request.id),
   });
   raw.write(`retry: ${options.retryMs}\n\n`);
 

@@ -152,7 +152,7 @@ export class StreamController {
    * pipeline, its promises and frames (about 4 KB a stream), is let go while the stream lasts.
    */
   private write(run: Run, afterSeq: number, request: AuthenticatedRequest, reply: FastifyReply): void {
-    writeRunAsSse(run, afterSeq, request, reply, {
+    writeRunAsSse(run, afterSeq, reply, {
       heartbeatMs: this.config.stream.heartbeatMs,
       retryMs: RESUME_RETRY_MS,
       drain: this.drain,
