@@ -8,18 +8,12 @@
  * client calls per request): a floor should not pay for a Node bug the gateway does not pay for.
  *
  * Env: AGENT_ADDRESS, PROXY_PORT, CONSTANT_PORT, CONSTANT_BODY (the gateway's cached answer, so the
- * two send the same bytes). Writes "baselines listening" to stdout once both accept connections.
+ * two send the same bytes). The benchmark waits for the constant route to answer, which listens last.
  */
 import { createServer } from 'node:http';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import Fastify, { type FastifyReply } from 'fastify';
-import { AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS } from '@app/contracts';
 import { useFastAsyncResourceBind } from '../apps/gateway/src/common/async-resource-bind';
-
-type Client = grpc.Client & {
-  Query(r: object, m: grpc.Metadata, o: object, cb: (e: grpc.ServiceError | null, r?: object) => void): void;
-};
+import { connectAgent, queryAgent } from './agent-stub';
 
 async function main(): Promise<void> {
   useFastAsyncResourceBind();
@@ -28,25 +22,16 @@ async function main(): Promise<void> {
     if (value === undefined) throw new Error(`${name} is not set`);
     return value;
   };
-  const def = protoLoader.loadSync(AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS);
-  const Service = (
-    grpc.loadPackageDefinition(def) as unknown as { agent: { AgentService: grpc.ServiceClientConstructor } }
-  ).agent.AgentService;
-  const agent = new Service(env('AGENT_ADDRESS'), grpc.credentials.createInsecure()) as unknown as Client;
+  const agent = connectAgent(env('AGENT_ADDRESS'));
 
   const proxy = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       const input = JSON.parse(body) as { query: string; options?: Record<string, string> };
-      agent.Query(
-        { agent_id: 'reference', query: input.query, options: input.options ?? {} },
-        new grpc.Metadata(),
-        { deadline: Date.now() + 5000 },
-        (error, response) => {
-          if (error) res.writeHead(502).end();
-          else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(response));
-        },
+      queryAgent(agent, input.query, input.options ?? {}).then(
+        (response) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(response)),
+        () => res.writeHead(502).end(),
       );
     });
   });
@@ -64,7 +49,6 @@ async function main(): Promise<void> {
     agent.close();
     void constant.close().then(() => process.exit(0));
   });
-  process.stdout.write('baselines listening\n');
 }
 
 main().catch((error: unknown) => {

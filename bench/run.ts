@@ -18,12 +18,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import autocannon from 'autocannon';
 import WebSocket from 'ws';
 import { Logger } from '@nestjs/common';
-import { AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS } from '@app/contracts';
 import { useFastAsyncResourceBind } from '../apps/gateway/src/common/async-resource-bind';
+import { connectAgent, queryAgent, type AgentStub } from './agent-stub';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,11 +57,6 @@ const LATENCY_LOADS = [
 const DIST = join(__dirname, '..');
 const SECRET = 'bench-secret-0123456789-0123456789-0123';
 const QUERY = 'what happens when the deadline passes?';
-
-type Client = grpc.Client & {
-  Query(r: object, m: grpc.Metadata, o: object, cb: (e: grpc.ServiceError | null, r?: object) => void): void;
-  StreamQuery(r: object, m: grpc.Metadata, o: object): grpc.ClientReadableStream<{ text: string }>;
-};
 
 function spawnNode(script: string, env: Record<string, string>, nodeArgs: string[] = []): ChildProcess {
   const child = spawn(process.execPath, [...nodeArgs, join(DIST, script)], {
@@ -374,7 +368,7 @@ async function withCpuShares<T>(
 }
 
 /** The baseline: N streams straight from the agent over gRPC; the gap between consecutive chunks of each. */
-async function activeGrpcGaps(client: Client, body: object, n: number): Promise<number[]> {
+async function activeGrpcGaps(client: AgentStub, body: object, n: number): Promise<number[]> {
   const gaps: number[] = [];
   const until = Date.now() + ACTIVE_STREAM_SECONDS * 1000;
   await Promise.all(
@@ -517,20 +511,8 @@ async function main(): Promise<void> {
 
   // The direct gRPC client (the latency and active-stream baselines) runs here, beside the load
   // generator, like every other client; the proxy and constant route run in their own process (below).
-  const def = protoLoader.loadSync(AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS);
-  const Service = (
-    grpc.loadPackageDefinition(def) as unknown as { agent: { AgentService: grpc.ServiceClientConstructor } }
-  ).agent.AgentService;
-  const direct = new Service(`127.0.0.1:${agentPort}`, grpc.credentials.createInsecure()) as unknown as Client;
-  const queryDirect = (options: Record<string, string>) =>
-    new Promise<object>((resolve, reject) =>
-      direct.Query(
-        { agent_id: 'reference', query: QUERY, options },
-        new grpc.Metadata(),
-        { deadline: Date.now() + 5000 },
-        (e, r) => (e ? reject(e) : resolve(r!)),
-      ),
-    );
+  const direct = connectAgent(`127.0.0.1:${agentPort}`);
+  const queryDirect = (options: Record<string, string>) => queryAgent(direct, QUERY, options);
   let baselines: ChildProcess | undefined;
 
   try {
@@ -608,17 +590,18 @@ async function main(): Promise<void> {
 
     for (let round = 1; round <= ROUNDS; round++) {
       process.stderr.write(`round ${round}/${ROUNDS}\n`);
-      // 1. Added latency on a cache miss (unique options → a lookup that misses), vs a direct gRPC call.
+      // A query no earlier one asked (a unique option), so that the gateway's cache lookup misses.
+      const body = () => JSON.stringify({ agent_id: 'reference', query: QUERY, options: { n: String(unique++) } });
+      const through = (port: number, path: string, headers: Record<string, string>) => async () => {
+        const status = await post(port, path, body(), headers);
+        if (status !== 200) throw new Error(`${path} answered ${status}`);
+      };
+      // 1. Added latency on a cache miss, vs a direct gRPC call.
       for (const load of LATENCY_LOADS) {
         const run = (call: (i: number) => Promise<void>) =>
           'inFlight' in load
             ? latencies(load.inFlight, LATENCY_REQUESTS, call)
             : latenciesAtRate(load.perSecond, LATENCY_REQUESTS, call);
-        const through = (port: number, path: string, headers: Record<string, string>) => async () => {
-          const body = JSON.stringify({ agent_id: 'reference', query: QUERY, options: { n: String(unique++) } });
-          const status = await post(port, path, body, headers);
-          if (status !== 200) throw new Error(`${path} answered ${status}`);
-        };
         const d = await run(async (i) => void (await queryDirect({ n: String(i) })));
         const g = await run(through(gwPort, '/api/v1/agent/query', auth));
         // The floor of any HTTP hop in front of the agent: the minimal proxy, measured the same way.
@@ -648,7 +631,6 @@ async function main(): Promise<void> {
         note(`${kind}_gateway_rps`, g);
         note(`${kind}_ratio`, g / b);
       };
-      const body = () => JSON.stringify({ agent_id: 'reference', query: QUERY, options: { n: String(unique++) } });
       await pair(
         'uncached',
         () =>
