@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
+import { RouteFlag } from '../common/route-flag';
 import type { AuthenticatedRequest } from './auth-user';
 import { JwtVerifier } from './jwt-verifier';
 import { IS_PUBLIC } from './public.decorator';
@@ -10,24 +11,25 @@ import { ACCEPTS_STREAM_TICKET, StreamTickets } from './stream-ticket';
 /** Registered globally: every route needs a valid bearer token unless it is marked @Public(). */
 @Injectable()
 export class JwtAuthGuard implements CanActivate {
+  private readonly isPublic: RouteFlag;
+  /** Only routes marked @AcceptsStreamTicket() take `?ticket=`; every other route needs the header. */
+  private readonly acceptsTicket: RouteFlag;
+
   constructor(
-    private readonly reflector: Reflector,
+    reflector: Reflector,
     private readonly verifier: JwtVerifier,
     private readonly tickets: StreamTickets,
-  ) {}
-
-  /** Only routes marked @AcceptsStreamTicket() take `?ticket=`; every other route needs the header. */
-  private acceptsTicket(context: ExecutionContext): boolean {
-    return this.reflector.get<boolean>(ACCEPTS_STREAM_TICKET, context.getHandler()) === true;
+  ) {
+    this.isPublic = new RouteFlag(reflector, IS_PUBLIC);
+    this.acceptsTicket = new RouteFlag(reflector, ACCEPTS_STREAM_TICKET);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
-    if (isPublic) return true;
+    if (this.isPublic.isSetOn(context)) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     if (request.user) return true; // verified already by the rate limiter, which runs first
     const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket;
-    if (!request.headers.authorization && typeof ticket === 'string' && this.acceptsTicket(context)) {
+    if (!request.headers.authorization && typeof ticket === 'string' && this.acceptsTicket.isSetOn(context)) {
       const userId = await this.tickets.verify(ticket);
       request.user = { id: userId, claims: { sub: userId, via: 'stream-ticket' } };
       return true;

@@ -19,6 +19,11 @@ describe('AnswerCache.keyFor', () => {
     expect(key('q', { b: 2, a: 1 })).toBe(key('q', { a: 1, b: 2 }));
   });
 
+  it('is the same for the same accented question in composed and decomposed Unicode', () => {
+    expect(key('caf\u00e9 au lait?')).toBe(key('cafe\u0301 au lait?'));
+    expect(key('caf\u00e9 au lait?')).not.toBe(key('cafe au lait?'));
+  });
+
   it('differs by question, option value, caller and agent; not by caller when the agent is shareable', () => {
     const base = key('how are tokens verified?', { a: 1 });
     expect(key('how are tokens checked?', { a: 1 })).not.toBe(base);

@@ -7,6 +7,8 @@ import type { AgentDefinition } from '../config/env.schema';
 
 /** A run of whitespace, or whitespace other than a plain space: what normalising a question folds. */
 const WHITESPACE_TO_FOLD = /\s{2,}|[^\S ]/;
+/** Text that Unicode normalisation could change: ASCII is always in NFC already. */
+const NON_ASCII = /[\u0080-\uffff]/;
 
 export interface CacheableQuery {
   agent: AgentDefinition;
@@ -38,8 +40,8 @@ export class AnswerCache {
 
   /** One key per agent version, normalised question and options, and caller (unless shareable). */
   keyFor({ agent, userId, query, options }: CacheableQuery): string {
-    const trimmed = query.normalize('NFC').trim();
-    // Most questions have no whitespace to fold: testing is a quarter of the cost of replacing.
+    // Most questions are ASCII with no whitespace to fold: testing is cheaper than normalising or replacing.
+    const trimmed = (NON_ASCII.test(query) ? query.normalize('NFC') : query).trim();
     const normalised = WHITESPACE_TO_FOLD.test(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed;
     const keys = Object.keys(options);
     const sortedOptions = keys.length === 0 ? '[]' : JSON.stringify(keys.sort().map((k) => [k, String(options[k])]));

@@ -7,6 +7,7 @@ import { bearerToken } from '../auth/jwt-auth.guard';
 import { JwtVerifier } from '../auth/jwt-verifier';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
+import { RouteFlag } from '../common/route-flag';
 import { RateLimiter, type RateLimitWindow } from './rate-limiter';
 import type { WindowHit } from './rate-limit.store';
 
@@ -28,8 +29,7 @@ export const NoRateLimit = (): ClassDecorator & MethodDecorator => SetMetadata(N
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
-  /** Per route handler: whether it is marked @NoRateLimit. */
-  private readonly exempt = new WeakMap<object, boolean>();
+  private readonly exempt: RouteFlag;
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -39,6 +39,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     private readonly limiter: RateLimiter,
   ) {
     super(options, storage, reflector);
+    this.exempt = new RouteFlag(reflector, NO_RATE_LIMIT);
   }
 
   /**
@@ -71,13 +72,7 @@ export class RateLimitGuard extends ThrottlerGuard {
    * WebSocket messages go through too.
    */
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const handler = context.getHandler();
-    let exempt = this.exempt.get(handler);
-    if (exempt === undefined) {
-      exempt = this.reflector.getAllAndOverride<boolean>(NO_RATE_LIMIT, [handler, context.getClass()]) === true;
-      this.exempt.set(handler, exempt);
-    }
-    if (exempt) return true;
+    if (this.exempt.isSetOn(context)) return true;
     const http = context.switchToHttp();
     const request = http.getRequest<AuthenticatedRequest>();
     const reply = http.getResponse<FastifyReply>();
