@@ -165,11 +165,30 @@ function post(
   });
 }
 
-async function cannon(url: string, opts: Partial<autocannon.Options>): Promise<number> {
-  const result = await autocannon({ url, connections: 32, duration: DURATION_S, ...opts });
+interface Throughput {
+  perSecond: number;
+  /** The server's CPU time per request (user + system, all its threads). */
+  serverUsPerRequest: number;
+  /** How busy the load generator was meanwhile, in % of one core. */
+  clientShare: number;
+}
+
+/**
+ * autocannon against the server process `pid`. Besides requests per second, the server's CPU per
+ * request: on a shared two-core machine it is what the goal is about (throughput per core), and the
+ * load generator's share shows when it, not the server, set the pace.
+ */
+async function cannon(url: string, pid: number, opts: Partial<autocannon.Options>): Promise<Throughput> {
+  const { result, shares, seconds } = await withCpuShares({ server: pid, client: process.pid }, () =>
+    autocannon({ url, connections: 32, duration: DURATION_S, ...opts }),
+  );
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return result.requests.average;
+  return {
+    perSecond: result.requests.average,
+    serverUsPerRequest: (shares.server * seconds * 1e4) / result.requests.total,
+    clientShare: shares.client,
+  };
 }
 
 /** In process: the agent client refusing calls to an agent whose breaker is open; each in ms. */
@@ -356,7 +375,7 @@ function cpuSecondsOf(pid: number): number {
 async function withCpuShares<T>(
   pids: Record<string, number>,
   scenario: () => Promise<T>,
-): Promise<{ result: T; shares: Record<string, number> }> {
+): Promise<{ result: T; shares: Record<string, number>; seconds: number }> {
   const start = performance.now();
   const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSecondsOf(pid)]));
   const result = await scenario();
@@ -364,7 +383,7 @@ async function withCpuShares<T>(
   const shares = Object.fromEntries(
     Object.entries(pids).map(([name, pid]) => [name, (100 * (cpuSecondsOf(pid) - before[name])) / seconds]),
   );
-  return { result, shares };
+  return { result, shares, seconds };
 }
 
 /** The baseline: N streams straight from the agent over gRPC; the gap between consecutive chunks of each. */
@@ -540,6 +559,7 @@ async function main(): Promise<void> {
       CONSTANT_BODY: cachedAnswer,
     });
     await waitForHttp(`http://127.0.0.1:${constPort}/constant`);
+    const baselinesPid = baselines.pid!;
     await queryDirect({});
 
     // Open the breaker of the "down" agent once.
@@ -618,8 +638,8 @@ async function main(): Promise<void> {
       // 2. Throughput without cache vs the minimal proxy; 3. on cache hits vs a constant route of the
       // same size. Each pair runs back to back, in alternating order, and its ratio is noted per round:
       // the machine's load drifts between rounds, and a ratio within one pair is what it affects least.
-      const pair = async (kind: string, baseline: () => Promise<number>, gateway: () => Promise<number>) => {
-        let b: number, g: number;
+      const pair = async (kind: string, baseline: () => Promise<Throughput>, gateway: () => Promise<Throughput>) => {
+        let b: Throughput, g: Throughput;
         if (round % 2 === 1) {
           b = await baseline();
           g = await gateway();
@@ -627,20 +647,24 @@ async function main(): Promise<void> {
           g = await gateway();
           b = await baseline();
         }
-        note(`${kind}_baseline_rps`, b);
-        note(`${kind}_gateway_rps`, g);
-        note(`${kind}_ratio`, g / b);
+        for (const [side, t] of [['baseline', b], ['gateway', g]] as const) {
+          note(`${kind}_${side}_rps`, t.perSecond);
+          note(`${kind}_${side}_us_per_request`, t.serverUsPerRequest);
+          note(`${kind}_${side}_client_cpu`, t.clientShare);
+        }
+        note(`${kind}_ratio`, g.perSecond / b.perSecond);
+        note(`${kind}_cpu_ratio`, b.serverUsPerRequest / g.serverUsPerRequest);
       };
       await pair(
         'uncached',
         () =>
-          cannon(`http://127.0.0.1:${proxyPort}/`, {
+          cannon(`http://127.0.0.1:${proxyPort}/`, baselinesPid, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
             body: body(),
           }),
         () =>
-          cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, {
+          cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, gateway.pid!, {
             method: 'POST',
             headers: { ...auth, 'content-type': 'application/json', 'cache-control': 'no-cache' },
             body: body(),
@@ -648,9 +672,9 @@ async function main(): Promise<void> {
       );
       await pair(
         'cached',
-        () => cannon(`http://127.0.0.1:${constPort}/constant`, {}),
+        () => cannon(`http://127.0.0.1:${constPort}/constant`, baselinesPid, {}),
         () =>
-          cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, {
+          cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, gateway.pid!, {
             method: 'POST',
             headers: { ...auth, 'content-type': 'application/json' },
             body: cachedBody,
@@ -718,14 +742,14 @@ async function main(): Promise<void> {
       while (Date.now() < until) {
         if (args['heap-profile'] && !profiling && Date.now() >= warmedUpAt) profiling = await heapProfile(inspectPort);
         await Promise.all([
-          cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, {
+          cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, gateway.pid!, {
             method: 'POST',
             headers: { ...json, 'cache-control': 'no-cache' },
             body: JSON.stringify({ agent_id: 'reference', query: QUERY, options: { n: String(unique++) } }),
             connections: 4,
             duration: 5,
           }),
-          cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, {
+          cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, gateway.pid!, {
             method: 'POST',
             headers: json,
             body: cachedBody,
@@ -791,6 +815,10 @@ async function main(): Promise<void> {
     ]),
     `| throughput, uncached (req/s) | ${fixed(m('uncached_gateway_rps'), 0)} | ${fixed(m('uncached_baseline_rps'), 0)} (minimal Node proxy) | ${ratios('uncached')} | ≥ ×0.8 |`,
     `| throughput, cache hits (req/s) | ${fixed(m('cached_gateway_rps'), 0)} | ${fixed(m('cached_baseline_rps'), 0)} (constant Fastify route) | ${ratios('cached')} | ≥ ×0.9 |`,
+    ...(['uncached', 'cached'] as const).map(
+      (kind) =>
+        `| the same, ${kind}: server CPU per request (µs), load generator busy (% of one core) | ${fixed(m(`${kind}_gateway_us_per_request`), 0)}, ${fixed(m(`${kind}_gateway_client_cpu`), 0)} % | ${fixed(m(`${kind}_baseline_us_per_request`), 0)}, ${fixed(m(`${kind}_baseline_client_cpu`), 0)} % | ×${fixed(m(`${kind}_cpu_ratio`), 2)} per core | |`,
+    ),
     `| breaker open, rejection through HTTP p50 / p99 (ms) | ${fixed(m('breaker_open_p50'))} / ${fixed(m('breaker_open_p99'))} | ${fixed(m('constant_p99'))} (constant route p99) | ${signed(m('breaker_open_p99') - m('constant_p99'))} at p99 | ≤ 0.5 |`,
     `| breaker open, the agent client's rejection p50 / p99 (µs, in process) | ${fixed(m('breaker_decision_p50_us'), 1)} / ${fixed(m('breaker_decision_p99_us'), 1)} | | | ≤ 500 |`,
     `| idle SSE streams: memory each (KB, after GC), ${m('idle_streams')} streams | heap+external ${fixed(m('idle_stream_heap_kb_each'), 1)}, RSS ${fixed(m('idle_stream_kb_each'), 1)} | | | ≤ 16 |`,
