@@ -34,6 +34,9 @@ export function writeRunAsSse(run: Run, afterSeq: number, reply: FastifyReply, o
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
+  // Sent on their own, Node flattens the header block it keeps for the response's life; sent with
+  // the first chunk, it stays a rope of small strings (about 1 KB more per open stream).
+  raw.flushHeaders();
   raw.write(`retry: ${options.retryMs}\n\n`);
 
   const cursor = run.follow(afterSeq, (event) => {
