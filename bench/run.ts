@@ -647,7 +647,7 @@ async function main(): Promise<void> {
           g = await gateway();
           b = await baseline();
         }
-        for (const [side, t] of [['baseline', b], ['gateway', g]] as const) {
+        for (const [side, t] of Object.entries({ baseline: b, gateway: g })) {
           note(`${kind}_${side}_rps`, t.perSecond);
           note(`${kind}_${side}_us_per_request`, t.serverUsPerRequest);
           note(`${kind}_${side}_client_cpu`, t.clientShare);
