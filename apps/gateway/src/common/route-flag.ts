@@ -7,7 +7,8 @@ import type { Reflector } from '@nestjs/core';
  * 2 % of a cached answer's cost for one flag).
  */
 export class RouteFlag {
-  private readonly byHandler = new WeakMap<object, boolean>();
+  /** Per controller, then per handler: an inherited method is one function under two controllers. */
+  private readonly byRoute = new WeakMap<object, WeakMap<object, boolean>>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -15,11 +16,14 @@ export class RouteFlag {
   ) {}
 
   isSetOn(context: ExecutionContext): boolean {
+    const controller = context.getClass();
     const handler = context.getHandler();
-    let value = this.byHandler.get(handler);
+    let handlers = this.byRoute.get(controller);
+    if (!handlers) this.byRoute.set(controller, (handlers = new WeakMap()));
+    let value = handlers.get(handler);
     if (value === undefined) {
-      value = this.reflector.getAllAndOverride<boolean>(this.key, [handler, context.getClass()]) === true;
-      this.byHandler.set(handler, value);
+      value = this.reflector.getAllAndOverride<boolean>(this.key, [handler, controller]) === true;
+      handlers.set(handler, value);
     }
     return value;
   }
