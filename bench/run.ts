@@ -521,6 +521,9 @@ async function main(): Promise<void> {
       RATE_LIMITS: JSON.stringify([{ name: 'bench', ttl_ms: 1000, limit: 1_000_000 }]),
       MAX_STREAMS_PER_USER: '10000',
       STREAM_RESUME_WINDOW_MS: '1000',
+      // The idle streams wait for a first chunk that never comes; on a slow machine opening and measuring
+      // 10,000 of them can take longer than the default 30 s, and their timeouts would open the breaker.
+      STREAM_FIRST_CHUNK_TIMEOUT_MS: '600000',
       MAX_BODY_BYTES: '1048576',
     },
     [`--inspect=127.0.0.1:${inspectPort}`, ...(args['gateway-node-args']?.split(' ').filter(Boolean) ?? [])],
