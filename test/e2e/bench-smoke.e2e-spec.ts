@@ -28,13 +28,19 @@ describe('benchmark smoke run', () => {
       'added latency p99, 400 req/s',
       'throughput, uncached',
       'throughput, cache hits',
+      'the same, uncached: server CPU per request',
+      'the same, cached: server CPU per request',
       'breaker open, rejection through HTTP',
       "breaker open, the agent client's rejection",
       'idle SSE streams',
     ]) {
-      const [gateway] = row(stdout, scenario);
-      expect(numbers(gateway).length).toBeGreaterThan(0);
-      expect(numbers(gateway).every((n) => Number.isFinite(n) && n > 0)).toBe(true);
+      // The gateway's figure, and the baseline's where the row has one.
+      const [gateway, baseline] = row(stdout, scenario);
+      for (const cell of baseline ? [gateway, baseline] : [gateway]) {
+        expect(cell).not.toContain('n/a');
+        expect(numbers(cell).length).toBeGreaterThan(0);
+        expect(numbers(cell).every((n) => Number.isFinite(n) && n > 0)).toBe(true);
+      }
     }
     for (const transport of ['SSE', 'WebSocket']) {
       const [gaps] = row(stdout, `20 active ${transport} streams`);
