@@ -179,14 +179,14 @@ interface Throughput {
  * load generator's share shows when it, not the server, set the pace.
  */
 async function cannon(url: string, pid: number, opts: Partial<autocannon.Options>): Promise<Throughput> {
-  const { result, shares, seconds } = await withCpuShares({ server: pid, client: process.pid }, () =>
+  const { result, cpuSeconds, shares } = await withCpuShares({ server: pid, client: process.pid }, () =>
     autocannon({ url, connections: 32, duration: DURATION_S, ...opts }),
   );
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return {
     perSecond: result.requests.average,
-    serverUsPerRequest: (shares.server * seconds * 1e4) / result.requests.total,
+    serverUsPerRequest: (cpuSeconds.server * 1e6) / result.requests.total,
     clientShare: shares.client,
   };
 }
@@ -369,21 +369,23 @@ function cpuSecondsOf(pid: number): number {
 }
 
 /**
- * Runs `scenario` and reports how busy each process was meanwhile, in % of one core: shows whether the
- * gateway or the machine (load generator and agent on the same two cores) limits a figure.
+ * Runs `scenario` and reports the CPU time each process used meanwhile, in seconds and in % of one
+ * core: shows whether the gateway or the machine (load generator and agent on the same two cores)
+ * limits a figure.
  */
 async function withCpuShares<T>(
   pids: Record<string, number>,
   scenario: () => Promise<T>,
-): Promise<{ result: T; shares: Record<string, number>; seconds: number }> {
+): Promise<{ result: T; cpuSeconds: Record<string, number>; shares: Record<string, number> }> {
   const start = performance.now();
   const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSecondsOf(pid)]));
   const result = await scenario();
   const seconds = (performance.now() - start) / 1000;
-  const shares = Object.fromEntries(
-    Object.entries(pids).map(([name, pid]) => [name, (100 * (cpuSecondsOf(pid) - before[name])) / seconds]),
+  const cpuSeconds = Object.fromEntries(
+    Object.entries(pids).map(([name, pid]) => [name, cpuSecondsOf(pid) - before[name]]),
   );
-  return { result, shares, seconds };
+  const shares = Object.fromEntries(Object.entries(cpuSeconds).map(([name, used]) => [name, (100 * used) / seconds]));
+  return { result, cpuSeconds, shares };
 }
 
 /** The baseline: N streams straight from the agent over gRPC; the gap between consecutive chunks of each. */
