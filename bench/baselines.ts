@@ -1,19 +1,42 @@
 /**
  * The benchmark's baselines, in a process of their own like the gateway: a minimal Node HTTP → gRPC
- * proxy (the floor of what Node can do for an uncached query) and a Fastify route that returns a
- * constant body (the floor for a cache hit). In the load generator's process they shared its event
- * loop and ran at half their speed, which flattered every ratio against them.
+ * proxy (the floor of what Node can do for an uncached query), a Fastify route that returns a
+ * constant body (the floor for a cache hit) and the same route as a bare NestJS controller on Fastify
+ * (the framework's own floor, which the gateway cannot go below). In the load generator's process they
+ * shared its event loop and ran at half their speed, which flattered every ratio against them.
  *
  * Both get the gateway's work-around for Node 20's slow `AsyncResource#bind` (which Node's HTTP/2
  * client calls per request): a floor should not pay for a Node bug the gateway does not pay for.
  *
- * Env: AGENT_ADDRESS, PROXY_PORT, CONSTANT_PORT, CONSTANT_BODY (the gateway's cached answer, so the
- * two send the same bytes). The benchmark waits for the constant route to answer, which listens last.
+ * Env: AGENT_ADDRESS, PROXY_PORT, CONSTANT_PORT, NEST_PORT, CONSTANT_BODY (the gateway's cached
+ * answer, so that all send the same bytes). The benchmark waits for the constant route to answer, which
+ * listens last.
  */
 import { createServer } from 'node:http';
 import Fastify, { type FastifyReply } from 'fastify';
+import { Controller, Header, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { useFastAsyncResourceBind } from '../apps/gateway/src/common/async-resource-bind';
 import { connectAgent, queryAgent } from './agent-stub';
+
+/** The constant route as a bare Nest controller: no guards, interceptors or pipes. */
+async function nestConstant(body: string, port: number): Promise<INestApplication> {
+  @Controller()
+  class ConstantController {
+    @Post('constant')
+    @HttpCode(200)
+    @Header('content-type', 'application/json')
+    constant(): string {
+      return body;
+    }
+  }
+  @Module({ controllers: [ConstantController] })
+  class ConstantModule {}
+  const app = await NestFactory.create(ConstantModule, new FastifyAdapter(), { logger: false });
+  await app.listen(port, '127.0.0.1');
+  return app;
+}
 
 async function main(): Promise<void> {
   useFastAsyncResourceBind();
@@ -38,6 +61,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => proxy.listen(Number(env('PROXY_PORT')), '127.0.0.1', resolve));
 
   const constantBody = env('CONSTANT_BODY');
+  const nest = await nestConstant(constantBody, Number(env('NEST_PORT')));
   const constant = Fastify();
   const sendConstant = (_req: unknown, reply: FastifyReply) => reply.type('application/json').send(constantBody);
   constant.get('/constant', sendConstant);
@@ -47,7 +71,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => {
     proxy.close();
     agent.close();
-    void constant.close().then(() => process.exit(0));
+    void Promise.all([constant.close(), nest.close()]).then(() => process.exit(0));
   });
 }
 

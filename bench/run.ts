@@ -492,8 +492,8 @@ async function main(): Promise<void> {
   // The direct gRPC client is a baseline too: it must not pay for Node 20's slow bind either.
   useFastAsyncResourceBind();
   const dataDir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
-  const [agentPort, gwPort, proxyPort, constPort, inspectPort] = await Promise.all(
-    Array.from({ length: 5 }, () => freePort()),
+  const [agentPort, gwPort, proxyPort, constPort, nestPort, inspectPort] = await Promise.all(
+    Array.from({ length: 6 }, () => freePort()),
   );
   const agent = spawnNode('apps/reference-agent/src/main.js', {
     AGENT_PORT: String(agentPort),
@@ -561,6 +561,7 @@ async function main(): Promise<void> {
       AGENT_ADDRESS: `127.0.0.1:${agentPort}`,
       PROXY_PORT: String(proxyPort),
       CONSTANT_PORT: String(constPort),
+      NEST_PORT: String(nestPort),
       CONSTANT_BODY: cachedAnswer,
     });
     await waitForHttp(`http://127.0.0.1:${constPort}/constant`);
@@ -675,16 +676,19 @@ async function main(): Promise<void> {
             body: body(),
           }),
       );
-      await pair(
-        'cached',
-        () => cannon(`http://127.0.0.1:${constPort}/constant`, baselinesPid, {}),
-        () =>
-          cannon(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, gateway.pid!, {
-            method: 'POST',
-            headers: { ...auth, 'content-type': 'application/json' },
-            body: cachedBody,
-          }),
+      // Every side of the cache-hit pairs gets the gateway's request (a POST with its token and JSON
+      // body): a GET without a body costs Fastify a third as much, which no route that reads a body can be.
+      const cachedRequest = (url: string, pid: number) =>
+        cannon(url, pid, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: cachedBody,
+        });
+      const constantRoute = () => cachedRequest(`http://127.0.0.1:${constPort}/constant`, baselinesPid);
+      await pair('cached', constantRoute, () =>
+        cachedRequest(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, gateway.pid!),
       );
+      await pair('nest', constantRoute, () => cachedRequest(`http://127.0.0.1:${nestPort}/constant`, baselinesPid));
       // 5. Rejection latency with the breaker open: through HTTP, one at a time and in turn with a constant
       // route on the same HTTP client (a busy moment of the machine lands on both alike), and the agent
       // client's own decision, in process.
@@ -807,6 +811,11 @@ async function main(): Promise<void> {
   /** The median of the rounds' ratios, then each round's. */
   const ratios = (kind: string) =>
     `×${fixed(m(`${kind}_ratio`), 2)} (rounds: ${(results[`${kind}_ratio`] ?? []).map((r) => `×${fixed(r, 2)}`).join(', ')})`;
+  const cpuRows = (kinds: string[]) =>
+    kinds.map(
+      (kind) =>
+        `| the same, ${kind === 'nest' ? 'bare NestJS route' : kind}: server CPU per request (µs), load generator busy (% of one core) | ${fixed(m(`${kind}_gateway_us_per_request`), 0)}, ${fixed(m(`${kind}_gateway_client_cpu`), 0)} % | ${fixed(m(`${kind}_baseline_us_per_request`), 0)}, ${fixed(m(`${kind}_baseline_client_cpu`), 0)} % | ×${fixed(m(`${kind}_cpu_ratio`), 2)} per core | |`,
+    );
   const lines = [
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
     `date: ${new Date().toISOString()}; rounds: ${ROUNDS}; ${QUICK ? 'quick' : `${DURATION_S} s per throughput run`}`,
@@ -820,10 +829,9 @@ async function main(): Promise<void> {
     ]),
     `| throughput, uncached (req/s) | ${fixed(m('uncached_gateway_rps'), 0)} | ${fixed(m('uncached_baseline_rps'), 0)} (minimal Node proxy) | ${ratios('uncached')} | ≥ ×0.8 |`,
     `| throughput, cache hits (req/s) | ${fixed(m('cached_gateway_rps'), 0)} | ${fixed(m('cached_baseline_rps'), 0)} (constant Fastify route) | ${ratios('cached')} | ≥ ×0.9 |`,
-    ...(['uncached', 'cached'] as const).map(
-      (kind) =>
-        `| the same, ${kind}: server CPU per request (µs), load generator busy (% of one core) | ${fixed(m(`${kind}_gateway_us_per_request`), 0)}, ${fixed(m(`${kind}_gateway_client_cpu`), 0)} % | ${fixed(m(`${kind}_baseline_us_per_request`), 0)}, ${fixed(m(`${kind}_baseline_client_cpu`), 0)} % | ×${fixed(m(`${kind}_cpu_ratio`), 2)} per core | |`,
-    ),
+    ...cpuRows(['uncached', 'cached']),
+    `| the framework's floor: the constant route as a bare NestJS controller (req/s) | ${fixed(m('nest_gateway_rps'), 0)} | ${fixed(m('nest_baseline_rps'), 0)} (constant Fastify route) | ${ratios('nest')} | |`,
+    ...cpuRows(['nest']),
     `| breaker open, rejection through HTTP p50 / p99 (ms) | ${fixed(m('breaker_open_p50'))} / ${fixed(m('breaker_open_p99'))} | ${fixed(m('constant_p99'))} (constant route p99) | ${signed(m('breaker_open_p99') - m('constant_p99'))} at p99 | ≤ 0.5 |`,
     `| breaker open, the agent client's rejection p50 / p99 (µs, in process) | ${fixed(m('breaker_decision_p50_us'), 1)} / ${fixed(m('breaker_decision_p99_us'), 1)} | | | ≤ 500 |`,
     `| idle SSE streams: memory each (KB, after GC), ${m('idle_streams')} streams | heap+external ${fixed(m('idle_stream_heap_kb_each'), 1)}, RSS ${fixed(m('idle_stream_kb_each'), 1)} | | | ≤ 16 |`,

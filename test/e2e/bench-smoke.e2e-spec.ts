@@ -30,6 +30,8 @@ describe('benchmark smoke run', () => {
       'throughput, cache hits',
       'the same, uncached: server CPU per request',
       'the same, cached: server CPU per request',
+      "the framework's floor",
+      'the same, bare NestJS route: server CPU per request',
       'breaker open, rejection through HTTP',
       "breaker open, the agent client's rejection",
       'idle SSE streams',
