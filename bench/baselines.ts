@@ -5,8 +5,9 @@
  * (the framework's own floor, which the gateway cannot go below). In the load generator's process they
  * shared its event loop and ran at half their speed, which flattered every ratio against them.
  *
- * Both get the gateway's work-around for Node 20's slow `AsyncResource#bind` (which Node's HTTP/2
- * client calls per request): a floor should not pay for a Node bug the gateway does not pay for.
+ * All get the gateway's work-around for Node 20's slow `AsyncResource#bind` (which Node's HTTP/2
+ * client and Fastify's body parser call per request): a floor should not pay for a Node bug the
+ * gateway does not pay for.
  *
  * Env: AGENT_ADDRESS, PROXY_PORT, CONSTANT_PORT, NEST_PORT, CONSTANT_BODY (the gateway's cached
  * answer, so that all send the same bytes). The benchmark waits for the constant route to answer, which
