@@ -45,6 +45,21 @@ describe('TargetBreaker', () => {
     expect(states).toEqual(['open', 'half-open', 'closed']);
   });
 
+  it("judges a failure without sorting the window's latencies: its cost does not grow with the traffic", async () => {
+    // opossum re-reads its window on every failure; with its latency percentiles on, that sorted every
+    // call's latency in the window (3 ms per failure at 4,000 calls a second), just when an agent fails.
+    for (let i = 0; i < 2_000; i++) await breaker.fire(() => Promise.resolve('ok'));
+    const sort = jest.spyOn(Array.prototype, 'sort');
+    try {
+      await breaker.fire(unavailable).catch(() => undefined);
+      const sorted = sort.mock.contexts.map((array) => (array as unknown[]).length);
+      expect(Math.max(0, ...sorted)).toBeLessThan(100);
+    } finally {
+      sort.mockRestore();
+    }
+    expect(breaker.state).toBe('closed');
+  });
+
   it('counts only calls the agent got: refusals while open do not dilute the error rate after a recovery', async () => {
     await breaker.fire(unavailable).catch(() => undefined);
     await breaker.fire(unavailable).catch(() => undefined);
