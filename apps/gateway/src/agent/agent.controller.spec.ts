@@ -1,6 +1,7 @@
 import { startReferenceAgent, type RunningAgent } from '../../../../test/support/reference-agent';
 import { createTestGateway, type TestGateway } from '../../../../test/support/gateway';
 import { rsaKeyPair, sign } from '../../../../test/support/tokens';
+import { JwtVerifier } from '../auth/jwt-verifier';
 import { MAX_BATCH_ITEMS, MAX_QUERY_CHARS } from './agent.dto';
 
 describe('AgentController through the real pipeline', () => {
@@ -60,6 +61,25 @@ describe('AgentController through the real pipeline', () => {
         { authorization: `Bearer ${forged}` },
       );
       expect(res.statusCode).toBe(401);
+    });
+
+    it('checks a refused token once per request, not once per guard', async () => {
+      // The rate-limit guard runs first and tries the token to find the caller; the auth guard must
+      // reuse its verdict, or a flood of bad tokens costs two signature checks each.
+      const verify = jest.spyOn(gw.app.get(JwtVerifier), 'verify');
+      try {
+        const forged = await sign('RS256', rsaKeyPair().privateKey);
+        const res = await post(
+          '/api/v1/agent/query',
+          { agent_id: 'reference', query: 'hi' },
+          { authorization: `Bearer ${forged}` },
+        );
+        expect(res.statusCode).toBe(401);
+        expect(res.json()).toMatchObject({ code: 'UNAUTHENTICATED', message: 'invalid token' });
+        expect(verify).toHaveBeenCalledTimes(1);
+      } finally {
+        verify.mockRestore();
+      }
     });
 
     it('returns 404 for an unknown agent', async () => {

@@ -7,7 +7,11 @@ export interface AuthUser {
   claims: Record<string, unknown>;
 }
 
-export type AuthenticatedRequest = FastifyRequest & { user?: AuthUser };
+/**
+ * `user` once a guard has verified the token; `tokenRefusal` when one already refused it (the
+ * rate-limit guard tries the token first to find the caller), so that it is checked once per request.
+ */
+export type AuthenticatedRequest = FastifyRequest & { user?: AuthUser; tokenRefusal?: Error };
 
 export const CurrentUser = createParamDecorator((_data: unknown, ctx: ExecutionContext): AuthUser => {
   const user = ctx.switchToHttp().getRequest<AuthenticatedRequest>().user;

@@ -34,6 +34,7 @@ export class JwtAuthGuard implements CanActivate {
       request.user = { id: userId, claims: { sub: userId, via: 'stream-ticket' } };
       return true;
     }
+    if (request.tokenRefusal) throw request.tokenRefusal;
     request.user = await this.verifier.verify(bearerToken(request.headers.authorization));
     return true;
   }

@@ -49,7 +49,11 @@ export class RateLimitGuard extends ThrottlerGuard {
   protected override async getTracker(request: Record<string, unknown>): Promise<string> {
     const req = request as unknown as AuthenticatedRequest;
     if (!req.user && req.headers.authorization) {
-      req.user = await this.verifier.verify(bearerToken(req.headers.authorization)).catch(() => undefined);
+      req.user = await this.verifier.verify(bearerToken(req.headers.authorization)).catch((refusal: unknown) => {
+        // The auth guard answers with it, without checking the token again.
+        if (refusal instanceof Error) req.tokenRefusal = refusal;
+        return undefined;
+      });
     }
     return req.user ? `user:${req.user.id}` : `ip:${req.ip}`;
   }
