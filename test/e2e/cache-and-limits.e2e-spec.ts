@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 import { createTestGateway, type TestGateway } from '../support/gateway';
 import { eventually, WsClient } from '../support/clients';
 import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
@@ -185,14 +186,14 @@ describe('two replicas sharing Redis', () => {
   let agent: RunningAgent;
   let one: TestGateway;
   let two: TestGateway;
+  const env = {
+    REDIS_URL: REDIS.toString(),
+    REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+    RATE_LIMITS: JSON.stringify([{ name: 'minute', ttl_ms: 60_000, limit: 6 }]),
+  };
 
   beforeAll(async () => {
     agent = await startReferenceAgent();
-    const env = {
-      REDIS_URL: REDIS.toString(),
-      REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
-      RATE_LIMITS: JSON.stringify([{ name: 'minute', ttl_ms: 60_000, limit: 6 }]),
-    };
     const agents = [{ id: 'reference', targets: [agent.target], cache: { ttl_ms: 60_000 } }];
     one = await createTestGateway(agents, env);
     two = await createTestGateway(agents, env);
@@ -229,6 +230,22 @@ describe('two replicas sharing Redis', () => {
     expect(first.json()).toMatchObject({ answer: expect.any(String) });
     expect(agent.server.stats().total).toBe(before);
   });
+
+  it('keeps its cached answers under REDIS_KEY_PREFIX, apart from other deployments on the same Redis', async () => {
+    // Another prefix (say staging beside production) with the same agents and users must share nothing.
+    const redis = new Redis(REDIS.toString());
+    try {
+      const first = await ask(one, await one.tokenFor(`gina-${randomUUID()}`), {
+        agent_id: 'reference',
+        query: QUESTION,
+      });
+      expect(first.headers['x-cache']).toBe('MISS');
+      const answers = () => redis.keys(`${env.REDIS_KEY_PREFIX}*answer:reference:*`);
+      expect(await eventually(async () => (await answers()).length > 0)).toBe(true);
+    } finally {
+      redis.disconnect();
+    }
+  });
 });
 
 describe('when Redis goes away', () => {
@@ -243,7 +260,7 @@ describe('when Redis goes away', () => {
     gw = await createTestGateway([{ id: 'reference', targets: [agent.target], cache: { ttl_ms: 60_000 } }], {
       REDIS_URL: `redis://127.0.0.1:${port}`,
       REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
-      REDIS_COMMAND_TIMEOUT_MS: '200',
+      REDIS_COMMAND_TIMEOUT_MS: '1000',
     });
   }, 30_000);
 
@@ -276,5 +293,25 @@ describe('when Redis goes away', () => {
         10_000,
       ),
     ).toBe(true);
+  }, 30_000);
+
+  it('never makes a request wait out the Redis timeout while Redis is away, however long that lasts', async () => {
+    const token = await gw.tokenFor('heidi');
+    await proxy.stop();
+    try {
+      // Several of the cache client's reconnect cycles (2 s each): none may hold a lookup until the
+      // 1 s command timeout (one lookup per cycle used to).
+      const slowest: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const started = Date.now();
+        const res = await ask(gw, token, { agent_id: 'reference', query: `while away ${randomUUID()}` });
+        expect(res.statusCode).toBe(200);
+        slowest.push(Date.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(Math.max(...slowest)).toBeLessThan(500);
+    } finally {
+      await proxy.start();
+    }
   }, 30_000);
 });
