@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,9 +151,10 @@ describe('two gateway replicas sharing Redis', () => {
   let one: TestGateway;
   let two: TestGateway;
 
+  const env = { REDIS_URL, REDIS_KEY_PREFIX: `test-${randomUUID()}:`, STREAM_RESUME_WINDOW_MS: '1500' };
+
   beforeAll(async () => {
     agent = await startReferenceAgent({ tokensPerSecond: 40 });
-    const env = { REDIS_URL, REDIS_KEY_PREFIX: `test-${randomUUID()}:`, STREAM_RESUME_WINDOW_MS: '1500' };
     one = await createTestGateway([{ id: 'reference', targets: [agent.target] }], env);
     two = await createTestGateway([{ id: 'reference', targets: [agent.target] }], env);
   }, 30_000);
@@ -215,6 +217,36 @@ describe('two gateway replicas sharing Redis', () => {
     expect(cancel.status).toBe(202);
     const { events } = await reading;
     expect(events.at(-1)!.json()).toMatchObject({ code: 'REQUEST_CANCELLED' });
+  }, 20_000);
+
+  it('keeps a mirrored run in Redis only while it can be resumed: a TTL while it runs, the resume window after', async () => {
+    const redis = new Redis(REDIS_URL);
+    try {
+      const token = await one.tokenFor('carol');
+      let runId = '';
+      let chunks = 0;
+      const reading = readSse(
+        await sseRequest(await one.app.getUrl(), token, {
+          agent_id: 'reference',
+          query: QUESTION,
+          options: { ref_tokens_per_second: 20 },
+        }),
+        Infinity,
+        (e) => {
+          if (e.event === 'start') runId = e.json().run_id as string;
+          if (e.event === 'chunk') chunks += 1;
+        },
+      );
+      expect(await eventually(() => chunks >= 3)).toBe(true);
+      const key = `${env.REDIS_KEY_PREFIX}run:${runId}:events`;
+      // While it runs: at most the longest a run may last plus the resume window, far more than the window.
+      expect(await redis.pttl(key)).toBeGreaterThan(1500);
+      expect((await reading).events.at(-1)!.event).toBe('done');
+      expect(await eventually(async () => (await redis.pttl(key)) <= 1500)).toBe(true);
+      expect(await redis.pttl(key)).toBeGreaterThan(0);
+    } finally {
+      redis.disconnect();
+    }
   }, 20_000);
 });
 

@@ -55,6 +55,9 @@ export class RedisService implements OnApplicationShutdown {
       commandTimeout: blocking ? undefined : this.config.redis.commandTimeoutMs,
       connectTimeout: 2000,
       maxRetriesPerRequest: 1,
+      // Commands issued in one tick go out in one write (a stream's events, a request's rate-limit
+      // windows): with 300 streams mirrored, 77 → 71 % of a core. Not for blocking reads.
+      enableAutoPipelining: !blocking,
       // Ordinary commands fail fast while Redis is away; a dedicated connection may wait to connect.
       enableOfflineQueue: blocking,
       retryStrategy: (times) => Math.min(100 * 2 ** times, 2000),

@@ -11,6 +11,8 @@ interface RunMeta {
 }
 
 const MAX_STREAM_LENGTH = 100_000;
+/** The events stream's TTL is renewed every this many events (and set with the first). */
+const TTL_RENEWAL_EVENTS = 64;
 const BLOCK_MS = 1000;
 const CONTROL_CHANNEL = 'run-control';
 
@@ -64,15 +66,18 @@ export class RunMirror implements OnModuleInit, OnApplicationShutdown {
     this.cancelHandlers.set(run.id, (code) => run.cancel(code));
     void client.set(metaKey, JSON.stringify(meta), 'PX', ttl).catch((e: Error) => this.warn(e));
     // Writes are not awaited: a slow Redis must not slow the stream; order is kept by the connection.
+    // A run cannot outlive its TTL, so it is set with the first event, not after each (half the commands
+    // per event); every 64th renews it, in case the first was lost while Redis was away.
+    let events = 0;
     run.on('event', (event: RunEvent) => {
+      const renew = events++ % TTL_RENEWAL_EVENTS === 0;
       const write = client
         .xadd(streamKey, 'MAXLEN', '~', MAX_STREAM_LENGTH, '*', 'e', JSON.stringify(event))
         .then(() => (isTerminal(event) ? client.pexpire(streamKey, this.config.stream.resumeWindowMs) : undefined))
-        .then(() =>
-          isTerminal(event)
-            ? client.pexpire(metaKey, this.config.stream.resumeWindowMs)
-            : client.pexpire(streamKey, ttl),
-        );
+        .then(() => {
+          if (isTerminal(event)) return client.pexpire(metaKey, this.config.stream.resumeWindowMs);
+          return renew ? client.pexpire(streamKey, ttl) : undefined;
+        });
       write.catch((e: Error) => this.warn(e));
       if (isTerminal(event)) this.cancelHandlers.delete(run.id);
     });
