@@ -28,6 +28,7 @@ describe('benchmark smoke run', () => {
       'added latency p99, 400 req/s',
       'throughput, uncached',
       'throughput, cache hits',
+      'throughput, uncached, with 10 % of agent calls failing',
       'the same, uncached: server CPU per request',
       'the same, cached: server CPU per request',
       "the framework's floor",
