@@ -68,9 +68,8 @@ export class RunMirror implements OnModuleInit, OnApplicationShutdown {
     // Writes are not awaited: a slow Redis must not slow the stream; order is kept by the connection.
     // A run cannot outlive its TTL, so it is set with the first event, not after each (half the commands
     // per event); every 64th renews it, in case the first was lost while Redis was away.
-    let events = 0;
     run.on('event', (event: RunEvent) => {
-      const renew = events++ % TTL_RENEWAL_EVENTS === 0;
+      const renew = event.seq % TTL_RENEWAL_EVENTS === 0;
       const write = client
         .xadd(streamKey, 'MAXLEN', '~', MAX_STREAM_LENGTH, '*', 'e', JSON.stringify(event))
         .then(() => (isTerminal(event) ? client.pexpire(streamKey, this.config.stream.resumeWindowMs) : undefined))
