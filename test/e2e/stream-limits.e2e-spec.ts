@@ -194,6 +194,38 @@ describe('two gateway replicas sharing Redis', () => {
     ).toBe(404);
   }, 20_000);
 
+  it('follows many runs of the other replica on one Redis connection, each reader getting all of its run', async () => {
+    const [baseOne, baseTwo] = [await one.app.getUrl(), await two.app.getUrl()];
+    const token = await one.tokenFor('dave');
+    const slow = { agent_id: 'reference', query: QUESTION, options: { ref_tokens_per_second: 20 } };
+    const starts = await Promise.all(
+      [1, 2, 3].map(async () => (await readSse(await sseRequest(baseOne, token, slow), 2)).events),
+    );
+    // Three runs resumed on the other replica, the first by two clients at once.
+    const resumed = [starts[0], ...starts].map((first) => {
+      const seen: number[] = [];
+      const reading = sseRequest(baseTwo, token, slow, { 'last-event-id': first.at(-1)!.id! }).then((response) =>
+        readSse(response, Infinity, () => seen.push(1)),
+      );
+      return { first, seen, reading };
+    });
+    expect(await eventually(() => resumed.every((r) => r.seen.length > 0))).toBe(true);
+
+    const redis = new Redis(REDIS_URL);
+    try {
+      const clients = (await redis.client('LIST')) as string;
+      expect(clients.split('\n').filter((line) => / name=agent-gateway:follow/.test(line))).toHaveLength(1);
+    } finally {
+      redis.disconnect();
+    }
+    for (const { first, reading } of resumed) {
+      const all = [...first, ...(await reading).events];
+      const runId = first[0].json().run_id as string;
+      expect(all.map((e) => e.id)).toEqual(all.map((_, i) => `${runId}:${i}`));
+      expect(all.at(-1)!.event).toBe('done');
+    }
+  }, 30_000);
+
   it('cancels from one replica a run driven by the other', async () => {
     const [baseOne, baseTwo] = [await one.app.getUrl(), await two.app.getUrl()];
     const token = await one.tokenFor('alice');

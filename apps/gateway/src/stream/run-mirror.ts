@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
+import { FEED_BLOCK_MS, FEED_CAPACITY, RemoteRunFeed } from './remote-run-feed';
 import { Run, isTerminal, type RunEvent } from './run';
 
 interface RunMeta {
@@ -13,7 +15,6 @@ interface RunMeta {
 const MAX_STREAM_LENGTH = 100_000;
 /** The events stream's TTL is renewed every this many events (and set with the first). */
 const TTL_RENEWAL_EVENTS = 64;
-const BLOCK_MS = 1000;
 const CONTROL_CHANNEL = 'run-control';
 
 /**
@@ -26,6 +27,8 @@ export class RunMirror implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RunMirror.name);
   private subscriber?: Redis;
   private readonly cancelHandlers = new Map<string, (code: string) => void>();
+  /** Runs of other replicas followed here, up to FEED_CAPACITY per connection. */
+  private readonly feeds: RemoteRunFeed[] = [];
   private warned = false;
 
   constructor(
@@ -99,10 +102,13 @@ export class RunMirror implements OnModuleInit, OnApplicationShutdown {
   async follow(runId: string, userId: string, signal: AbortSignal): Promise<Run | undefined> {
     const meta = await this.ownedMeta(runId, userId);
     if (!meta) return undefined;
-    const run = new Run(runId, meta.user_id, meta.agent_id, meta.session_id);
-    run.cancel = (code) => void this.requestCancel(runId, code).catch((e: Error) => this.warn(e));
-    void this.pump(run, signal);
-    return run;
+    const copy = () => {
+      const run = new Run(runId, meta.user_id, meta.agent_id, meta.session_id);
+      run.cancel = (code) => void this.requestCancel(runId, code).catch((e: Error) => this.warn(e));
+      return run;
+    };
+    const keys = { events: this.redis.key('run', runId, 'events'), lease: this.redis.key('run', runId, 'lease') };
+    return this.feedFor(runId).follow(runId, keys, copy, signal);
   }
 
   /** True when another replica drives this run for this user (so it can be cancelled from here). */
@@ -117,36 +123,20 @@ export class RunMirror implements OnModuleInit, OnApplicationShutdown {
     return meta.user_id === userId ? meta : undefined;
   }
 
-  private async pump(run: Run, signal: AbortSignal): Promise<void> {
-    const reader = this.redis.duplicate(`follow:${run.id}`, { blocking: true });
-    const streamKey = this.redis.key('run', run.id, 'events');
-    const leaseKey = this.redis.key('run', run.id, 'lease');
-    const lease = () =>
-      this.redis.client
-        ?.set(leaseKey, '1', 'PX', this.config.stream.resumeWindowMs + 2 * BLOCK_MS)
-        .catch(() => undefined);
-    let lastId = '0';
-    try {
-      while (!signal.aborted && !run.finished) {
-        void lease();
-        const batch = await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', streamKey, lastId);
-        for (const [, entries] of batch ?? []) {
-          for (const [id, fields] of entries) {
-            lastId = id;
-            const event = JSON.parse(fields[1]) as RunEvent;
-            if (event.seq === run.events.length) run.push(event.event, event.data);
-          }
-        }
-        if (!batch && !(await this.redis.client?.exists(streamKey))) {
-          run.push('error', { code: 'RUN_LOST', message: 'the run ended without a final event' });
-        }
-      }
-    } catch (error) {
-      if (!run.finished) run.push('error', { code: 'RUN_LOST', message: 'lost contact with the run' });
-      this.warn(error as Error);
-    } finally {
-      reader.disconnect();
-    }
+  /** The feed that follows this run already, else one with room (a new connection when all are full). */
+  private feedFor(runId: string): RemoteRunFeed {
+    const feed =
+      this.feeds.find((f) => f.has(runId)) ??
+      this.feeds.find((f) => f.size < FEED_CAPACITY) ??
+      new RemoteRunFeed(
+        this.redis.duplicate(`follow:${this.feeds.length}`, { blocking: true }),
+        this.redis.client!,
+        this.redis.key('feed', randomUUID(), 'wake'),
+        this.config.stream.resumeWindowMs + 2 * FEED_BLOCK_MS,
+        (e) => this.warn(e),
+      );
+    if (!this.feeds.includes(feed)) this.feeds.push(feed);
+    return feed;
   }
 
   private warn(error: Error): void {
