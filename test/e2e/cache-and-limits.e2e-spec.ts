@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import WebSocket from 'ws';
 import { createTestGateway, type TestGateway } from '../support/gateway';
 import { eventually, WsClient } from '../support/clients';
 import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
@@ -173,6 +174,29 @@ describe('rate limits', () => {
     expect(limited.data.status).toBe(429);
     expect(ws.messages.filter((m) => m.event === 'start')).toHaveLength(5);
     ws.close();
+  });
+
+  it('limits WebSocket upgrades like requests: by user, and by IP without a valid token, then 429 with Retry-After', async () => {
+    const url = `${(await gw.listen()).replace('http', 'ws')}/api/v1/stream`;
+    const refusal = (headers: Record<string, string>) =>
+      new Promise<{ status: number; retryAfter?: string }>((resolve, reject) => {
+        const socket = new WebSocket(url, { headers });
+        socket.once('open', () => (socket.close(), resolve({ status: 101 })));
+        socket.once('unexpected-response', (_req, res) =>
+          resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] }),
+        );
+        socket.once('error', reject);
+      });
+    const erin = { authorization: `Bearer ${await gw.tokenFor(`erin-${randomUUID()}`)}` };
+    const upgrades = [];
+    for (let i = 0; i < 6; i++) upgrades.push(await refusal(erin));
+    expect(upgrades.map((u) => u.status)).toEqual([101, 101, 101, 101, 101, 429]);
+    expect(Number(upgrades[5].retryAfter)).toBeGreaterThan(0);
+
+    const forged = { authorization: 'Bearer not-a-token' };
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await refusal(forged)).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
   });
 
   it('keeps the in-memory counters bounded however many callers there are', async () => {

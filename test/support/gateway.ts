@@ -51,8 +51,9 @@ export async function createTestGateway(agents: TestAgent[], env: Record<string,
     app,
     config,
     tokenFor: (sub) => signDevToken(config, { sub, ttlSeconds: 300 }),
+    // Listens once; later calls give the same address (so a test does not depend on which ran first).
     listen: async () => {
-      await app.listen(0, '127.0.0.1');
+      if (!app.getHttpServer().listening) await app.listen(0, '127.0.0.1');
       return (await app.getUrl()).replace('[::1]', '127.0.0.1');
     },
     close: async () => {

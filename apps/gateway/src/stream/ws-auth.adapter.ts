@@ -6,25 +6,32 @@ import { bearerToken } from '../auth/jwt-auth.guard';
 import { JwtVerifier } from '../auth/jwt-verifier';
 import { StreamTickets } from '../auth/stream-ticket';
 import { AppConfig } from '../config/app-config';
+import { mapError } from '../errors/all-exceptions.filter';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code';
+import { RateLimiter } from '../rate-limit/rate-limiter';
 
 export type UpgradeRequest = IncomingMessage & { user?: AuthUser };
 
 const MAX_FRAME_BYTES = 64 * 1024;
 
 /**
- * Plain `ws`, with the handshake checked before the upgrade: a bad Origin gets 403 and a missing
- * or bad token 401, so an unauthenticated client never holds an open socket.
+ * Plain `ws`, with the handshake checked before the upgrade: a bad Origin gets 403, a caller over
+ * its rate limit 429 (counted like an HTTP request: by user, or by IP without a valid token), and a
+ * missing or bad token 401, so an unauthenticated client never holds an open socket.
  */
 export class AuthenticatedWsAdapter extends WsAdapter {
   private readonly verifier: JwtVerifier;
   private readonly tickets: StreamTickets;
   private readonly config: AppConfig;
+  private readonly limiter: RateLimiter;
 
   constructor(app: INestApplicationContext) {
     super(app);
     this.verifier = app.get(JwtVerifier);
     this.tickets = app.get(StreamTickets);
     this.config = app.get(AppConfig);
+    this.limiter = app.get(RateLimiter);
   }
 
   override create(port: number, options: Record<string, unknown> = {}): unknown {
@@ -33,18 +40,27 @@ export class AuthenticatedWsAdapter extends WsAdapter {
       maxPayload: MAX_FRAME_BYTES,
       verifyClient: (
         info: { req: UpgradeRequest; origin?: string },
-        done: (ok: boolean, code?: number, msg?: string) => void,
+        done: (ok: boolean, code?: number, msg?: string, headers?: Record<string, string>) => void,
       ) => {
         if (!this.originAllowed(info.origin)) return done(false, 403, 'Forbidden');
-        this.authenticate(info.req).then(
-          (user) => {
-            info.req.user = user;
-            done(true);
+        this.admit(info.req).then(
+          () => done(true),
+          (refusal: unknown) => {
+            const { body, retryAfterSeconds } = mapError(refusal);
+            const headers = retryAfterSeconds === undefined ? undefined : { 'retry-after': String(retryAfterSeconds) };
+            done(false, body.status, body.message, headers);
           },
-          () => done(false, 401, 'Unauthorized'),
         );
       },
     });
+  }
+
+  /** Counts the upgrade against the caller's limits, then lets in only a valid token or ticket. */
+  private async admit(req: UpgradeRequest): Promise<void> {
+    const user = await this.authenticate(req).catch(() => undefined);
+    await this.limiter.consume(user ? `user:${user.id}` : `ip:${req.socket.remoteAddress}`, 'ws-upgrade');
+    if (!user) throw new AppException(ErrorCode.UNAUTHENTICATED, 'Unauthorized');
+    req.user = user;
   }
 
   private async authenticate(req: UpgradeRequest): Promise<AuthUser> {
