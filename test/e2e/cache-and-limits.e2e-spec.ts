@@ -163,16 +163,23 @@ describe('rate limits', () => {
       expect((await gw.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
   });
 
-  it('limits WebSocket queries too', async () => {
+  it('limits WebSocket messages too: queries, resumes and cancels each count', async () => {
     const base = await gw.listen();
     const dave = await gw.tokenFor(`dave-${randomUUID()}`);
     const ws = await WsClient.connect(`${base.replace('http', 'ws')}/api/v1/stream`, {
       authorization: `Bearer ${dave}`,
     });
-    for (let i = 0; i < 6; i++) ws.send('query', { agent_id: 'reference', query: 'hi' });
+    for (let i = 0; i < 3; i++) ws.send('query', { agent_id: 'reference', query: 'hi' });
+    await ws.waitFor(() => ws.messages.filter((m) => m.event === 'start').length === 3);
+    ws.send('resume', { run_id: randomUUID() });
+    ws.send('cancel', { run_id: randomUUID() });
+    ws.send('resume', { run_id: randomUUID() });
     const limited = await ws.waitFor((m) => m.event === 'error' && m.data.code === 'RATE_LIMITED');
     expect(limited.data.status).toBe(429);
-    expect(ws.messages.filter((m) => m.event === 'start')).toHaveLength(5);
+    await ws.waitFor(() => ws.messages.filter((m) => m.event === 'error').length === 3);
+    // Messages are handled concurrently: the refusal can come first.
+    const codes = ws.messages.filter((m) => m.event === 'error').map((m) => m.data.code as string);
+    expect(codes.sort()).toEqual(['RATE_LIMITED', 'RUN_NOT_FOUND', 'RUN_NOT_FOUND']);
     ws.close();
   });
 

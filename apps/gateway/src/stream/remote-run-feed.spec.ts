@@ -51,6 +51,7 @@ describe('RemoteRunFeed', () => {
     const [first, second] = [new AbortController(), new AbortController()];
     const run = follow('shared', first.signal);
     expect(follow('shared', second.signal)).toBe(run);
+    expect(follow('shared', second.signal)).toBe(run); // the same client again: still two readers
     expect(feed.size).toBe(1);
     await client.del(keysOf('shared').lease);
     await new Promise((r) => setTimeout(r, FEED_BLOCK_MS + 200));

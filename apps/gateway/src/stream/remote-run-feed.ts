@@ -20,7 +20,8 @@ interface Followed {
   /** The id of the last entry read: the next read starts after it. */
   lastId: string;
   lastEventAt: number;
-  readers: number;
+  /** One per client reading it here (a socket that resumes it again is still one). */
+  readers: Set<AbortSignal>;
 }
 
 const runLost = (run: Run, message: string) => run.push('error', { code: 'RUN_LOST', message });
@@ -67,7 +68,7 @@ export class RemoteRunFeed {
     let entry = this.followed.get(runId);
     if (signal.aborted) return entry?.run ?? copy();
     if (!entry) {
-      entry = { run: copy(), keys, lastId: '0', lastEventAt: Date.now(), readers: 0 };
+      entry = { run: copy(), keys, lastId: '0', lastEventAt: Date.now(), readers: new Set() };
       this.followed.set(runId, entry);
       this.renewLease(entry);
       this.client
@@ -77,12 +78,13 @@ export class RemoteRunFeed {
       void this.read();
     }
     const followed = entry;
-    followed.readers += 1;
+    if (followed.readers.has(signal)) return followed.run;
+    followed.readers.add(signal);
     signal.addEventListener(
       'abort',
       () => {
-        followed.readers -= 1;
-        if (followed.readers === 0 && this.followed.get(runId) === followed) this.followed.delete(runId);
+        followed.readers.delete(signal);
+        if (followed.readers.size === 0 && this.followed.get(runId) === followed) this.followed.delete(runId);
       },
       { once: true },
     );

@@ -16,6 +16,17 @@ import type { UpgradeRequest } from './ws-auth.adapter';
 const HIGH_WATER_BYTES = 1024 * 1024;
 const PING_INTERVAL_MS = 30_000;
 
+/** One client's socket and what it reads. */
+interface Connection {
+  socket: WebSocket;
+  userId: string;
+  id: string;
+  /** The run readers on this socket, by run id. */
+  readers: Map<string, RunCursor>;
+  /** Aborted when the socket closes: ends what it follows from other replicas (made at its first resume). */
+  closed?: AbortController;
+}
+
 /**
  * WebSocket streaming at /api/v1/stream: `{event, data}` messages; several runs per socket.
  * Client → server: query, cancel, resume. Server → client: start, chunk, done, error, reconnect.
@@ -35,9 +46,14 @@ export class StreamGateway implements OnGatewayConnection {
   handleConnection(socket: WebSocket, request: UpgradeRequest): void {
     const user = request.user;
     if (!user) return socket.close(1008, 'unauthenticated');
-    const readers = new Map<string, RunCursor>();
+    const connection: Connection = {
+      socket,
+      userId: user.id,
+      id: randomUUID(),
+      readers: new Map(),
+    };
+    const { readers } = connection;
     this.metrics.webSockets.inc();
-    const connectionId = randomUUID();
     let alive = true;
     const ping = setInterval(() => {
       if (!alive) return socket.terminate();
@@ -50,25 +66,18 @@ export class StreamGateway implements OnGatewayConnection {
       send(socket, 'reconnect', { runs });
       socket.close(1012, 'service restart');
     });
-    socket.on('message', (data: RawData, isBinary: boolean) => {
-      void this.onMessage(socket, user.id, `${connectionId}`, readers, data, isBinary);
-    });
+    socket.on('message', (data: RawData, isBinary: boolean) => void this.onMessage(connection, data, isBinary));
     socket.on('close', () => {
       this.metrics.webSockets.dec();
       clearInterval(ping);
       stopOnDrain();
+      connection.closed?.abort();
       for (const reader of readers.values()) reader.stop();
     });
   }
 
-  private async onMessage(
-    socket: WebSocket,
-    userId: string,
-    connectionId: string,
-    readers: Map<string, RunCursor>,
-    data: RawData,
-    isBinary: boolean,
-  ): Promise<void> {
+  private async onMessage(connection: Connection, data: RawData, isBinary: boolean): Promise<void> {
+    const { socket, userId, id, readers } = connection;
     let message: WsMessage;
     try {
       if (isBinary) throw new Error('binary frames are not accepted');
@@ -80,19 +89,16 @@ export class StreamGateway implements OnGatewayConnection {
       return send(socket, 'error', { code: 'VALIDATION_FAILED', status: 400, message: (error as Error).message });
     }
     try {
+      // Every message asks for work, like an HTTP request: each counts against the limits.
+      await this.limiter.consume(`user:${userId}`, 'ws');
       switch (message.event) {
         case 'query': {
-          await this.limiter.consume(`user:${userId}`, 'ws');
-          const run = await this.streams.start(message.data, {
-            userId,
-            requestId: `ws-${connectionId}-${randomUUID()}`,
-          });
+          const run = await this.streams.start(message.data, { userId, requestId: `ws-${id}-${randomUUID()}` });
           return this.read(socket, run, -1, readers);
         }
         case 'resume': {
-          const gone = new AbortController();
-          socket.once('close', () => gone.abort());
-          const run = await this.streams.find(message.data.run_id, userId, gone.signal);
+          connection.closed ??= new AbortController();
+          const run = await this.streams.find(message.data.run_id, userId, connection.closed.signal);
           readers.get(run.id)?.stop();
           return this.read(socket, run, message.data.after_seq, readers);
         }
