@@ -46,7 +46,10 @@ export function writeRunAsSse(run: Run, afterSeq: number, reply: FastifyReply, o
     }
     return raw.write(frame(event));
   });
-  raw.once('close', () => cursor.stop());
+  // A client that left while the stream was being set up (a session's first write, a lookup in
+  // Redis) gets no 'close' any more: without this its reader would hold the run until it ends.
+  if (raw.closed) cursor.stop();
+  else raw.once('close', () => cursor.stop());
   raw.on('drain', () => cursor.resume());
   const heartbeat = setInterval(() => raw.write(': ping\n\n'), options.heartbeatMs);
   const stopOnDrain = options.drain.onDrain(() => {

@@ -141,7 +141,8 @@ export class StreamController {
 
   private async resumeRun(runId: string, afterSeq: number, request: AuthenticatedRequest, reply: FastifyReply) {
     const gone = new AbortController();
-    reply.raw.once('close', () => gone.abort());
+    if (reply.raw.closed) gone.abort();
+    else reply.raw.once('close', () => gone.abort());
     const run = await this.streams.find(runId, request.user!.id, gone.signal);
     this.write(run, afterSeq, request, reply);
   }
