@@ -10,7 +10,9 @@ export function callContextOf(request: AuthenticatedRequest, reply: FastifyReply
   const onClose = () => {
     if (!response.writableFinished) controller.abort();
   };
-  response.once('close', onClose);
+  // A client that left during the guards gets no 'close' any more.
+  if (response.closed) onClose();
+  else response.once('close', onClose);
   if (!request.user) throw new Error('agent calls need an authenticated request');
   return {
     userId: request.user.id,

@@ -1,30 +1,18 @@
-import { createServer, request, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { FastifyReply } from 'fastify';
+import { responseOfGoneClient } from '../../../../test/support/gone-client';
 import { DrainState } from '../health/drain-state';
 import { Run } from './run';
 import { writeRunAsSse } from './sse-writer';
 
 describe('writeRunAsSse', () => {
-  let server: Server;
+  let close: () => Promise<void>;
 
-  afterEach(() => new Promise((resolve) => server.close(resolve)));
-
-  /** A real response whose client hung up before the stream was written (while the run was set up). */
-  async function responseOfGoneClient(): Promise<ServerResponse> {
-    const response = new Promise<ServerResponse>((resolve) => {
-      server = createServer((_req, res) => res.once('close', () => resolve(res)));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = request({ port: (server.address() as AddressInfo).port, method: 'POST' });
-    client.on('error', () => undefined);
-    client.flushHeaders();
-    setTimeout(() => client.destroy(), 50);
-    return response;
-  }
+  afterEach(() => close());
 
   it('lets go of the run at once when the client left before the stream began', async () => {
-    const raw = await responseOfGoneClient();
+    const gone = await responseOfGoneClient();
+    close = gone.close;
+    const raw = gone.response;
     const reply = { raw, hijack: () => undefined, getHeaders: () => ({}) } as unknown as FastifyReply;
     const run = new Run('r', 'u', 'a', null);
     run.push('start', {});
