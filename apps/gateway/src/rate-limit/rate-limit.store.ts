@@ -12,15 +12,44 @@ export interface WindowHit {
   timeToBlockExpire: number;
 }
 
-/** INCRBY a fixed window and start its expiry on the first hit: one atomic round trip. */
-const REDIS_HIT = `
-local hits = redis.call('INCRBY', KEYS[1], ARGV[1])
-if hits == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]); ttl = tonumber(ARGV[2]) end
-return {hits, ttl}`;
+/** One window to count a request against. */
+export interface WindowCount {
+  key: string;
+  ttlMs: number;
+  limit: number;
+}
+
+/**
+ * Counts against each window in turn (INCRBY, its expiry started on the first hit), stopping at
+ * the first one over its limit, like the in-memory path: every window in one atomic round trip.
+ * KEYS: the windows; ARGV: the cost, then each window's ttl and limit. Returns hits and ttl pairs.
+ */
+const REDIS_HIT_WINDOWS = `
+local cost = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local ttl = tonumber(ARGV[2 * i])
+  local hits = redis.call('INCRBY', key, cost)
+  if hits == cost then redis.call('PEXPIRE', key, ttl) end
+  local left = redis.call('PTTL', key)
+  if left < 0 then redis.call('PEXPIRE', key, ttl); left = ttl end
+  out[#out + 1] = hits
+  out[#out + 1] = left
+  if hits > tonumber(ARGV[2 * i + 1]) then break end
+end
+return out`;
+
+/** The script above as a command of the connection: sent by its SHA (EVALSHA), not its text each time. */
+interface HitWindowsCommand {
+  hitWindows(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
+}
 
 const SWEEP_INTERVAL_MS = 10_000;
+
+interface Counted {
+  hits: number;
+  ttlMs: number;
+}
 
 /**
  * Fixed-window counters: in Redis when configured (so N per minute holds across replicas), else in
@@ -38,6 +67,7 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
     private readonly redis: RedisService,
     private readonly config: AppConfig,
   ) {
+    redis.client?.defineCommand('hitWindows', { lua: REDIS_HIT_WINDOWS });
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
   }
@@ -46,6 +76,7 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
     return this.windows.size;
   }
 
+  /** ThrottlerStorage's single window, for the throttler module's contract; the limiter uses hitWindows. */
   async increment(
     key: string,
     ttl: number,
@@ -54,34 +85,56 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
     _name: string,
     cost = 1,
   ): Promise<WindowHit> {
-    const { hits, ttlMs } = this.redis.enabled ? await this.hitRedis(key, ttl, cost) : this.hitMemory(key, ttl, cost);
-    const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
-    return { totalHits: hits, timeToExpire: seconds, isBlocked: hits > limit, timeToBlockExpire: seconds };
+    const [hit] = await this.hitWindows([{ key, ttlMs: ttl, limit }], cost);
+    return hit;
+  }
+
+  /**
+   * Counts `cost` against each window in order and stops at the first one over its limit (the
+   * windows after it are not counted): one hit per window counted, the last blocked if any was.
+   */
+  async hitWindows(windows: WindowCount[], cost = 1): Promise<WindowHit[]> {
+    const counted = this.redis.enabled ? await this.hitRedis(windows, cost) : this.hitMemory(windows, cost);
+    return counted.map(({ hits, ttlMs }, i) => {
+      const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
+      return { totalHits: hits, timeToExpire: seconds, isBlocked: hits > windows[i].limit, timeToBlockExpire: seconds };
+    });
   }
 
   onModuleDestroy(): void {
     clearInterval(this.sweeper);
   }
 
-  private hitMemory(key: string, ttl: number, cost: number): { hits: number; ttlMs: number } {
+  private hitMemory(windows: WindowCount[], cost: number): Counted[] {
     const now = Date.now();
-    let window = this.windows.get(key);
-    if (!window || window.resetAt <= now) {
-      if (!window && this.windows.size >= this.config.rateLimit.maxKeys) this.evictOldest();
-      window = { hits: 0, resetAt: now + ttl };
-      this.windows.set(key, window);
+    const counted: Counted[] = [];
+    for (const { key, ttlMs, limit } of windows) {
+      let window = this.windows.get(key);
+      if (!window || window.resetAt <= now) {
+        if (!window && this.windows.size >= this.config.rateLimit.maxKeys) this.evictOldest();
+        window = { hits: 0, resetAt: now + ttlMs };
+        this.windows.set(key, window);
+      }
+      window.hits += cost;
+      counted.push({ hits: window.hits, ttlMs: window.resetAt - now });
+      if (window.hits > limit) break;
     }
-    window.hits += cost;
-    return { hits: window.hits, ttlMs: window.resetAt - now };
+    return counted;
   }
 
-  private async hitRedis(key: string, ttl: number, cost: number): Promise<{ hits: number; ttlMs: number }> {
+  private async hitRedis(windows: WindowCount[], cost: number): Promise<Counted[]> {
     try {
-      const [hits, ttlMs] = (await this.redis.client!.eval(REDIS_HIT, 1, this.redis.key('rl', key), cost, ttl)) as [
-        number,
-        number,
-      ];
-      return { hits, ttlMs };
+      const args = windows.flatMap(({ ttlMs, limit }) => [ttlMs, limit]);
+      const keys = windows.map(({ key }) => this.redis.key('rl', key));
+      const flat = await (this.redis.client as unknown as HitWindowsCommand).hitWindows(
+        keys.length,
+        ...keys,
+        cost,
+        ...args,
+      );
+      const counted: Counted[] = [];
+      for (let i = 0; i < flat.length; i += 2) counted.push({ hits: flat[i], ttlMs: flat[i + 1] });
+      return counted;
     } catch (error) {
       if (!this.warned) {
         this.warned = true;
@@ -91,7 +144,7 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
         );
         setTimeout(() => (this.warned = false), 10_000).unref();
       }
-      if (this.config.rateLimit.failOpen) return { hits: 0, ttlMs: ttl };
+      if (this.config.rateLimit.failOpen) return windows.map(({ ttlMs }) => ({ hits: 0, ttlMs }));
       throw new AppException(ErrorCode.RATE_LIMIT_UNAVAILABLE, 'rate limits cannot be checked right now', 1);
     }
   }

@@ -22,9 +22,9 @@ export class RateLimiter {
   }
 
   /**
-   * Counts `cost` against each limit under `keyOf(limit name)`, showing each window's count to
-   * `onCount` (the HTTP guard's RateLimit headers), and throws 429 RATE_LIMITED at the first one
-   * exceeded.
+   * Counts `cost` against each limit under `keyOf(limit name)`, in one round trip with Redis,
+   * showing each window's count to `onCount` (the HTTP guard's RateLimit headers), and throws 429
+   * RATE_LIMITED at the first one exceeded (the limits after it are not counted).
    */
   async count(
     keyOf: (name: string) => string,
@@ -32,18 +32,20 @@ export class RateLimiter {
     cost: number,
     onCount?: (window: RateLimitWindow, hit: WindowHit) => void,
   ): Promise<void> {
-    for (const window of this.config.rateLimit.limits) {
-      const { name, ttl_ms, limit } = window;
-      const hit = await this.store.increment(keyOf(name), ttl_ms, limit, 0, name, cost);
-      onCount?.(window, hit);
-      if (hit.isBlocked) {
-        this.metrics.rateLimited.inc({ limit: name, transport });
-        throw new AppException(
-          ErrorCode.RATE_LIMITED,
-          `rate limit "${name}" exceeded: ${limit} per ${ttl_ms} ms`,
-          hit.timeToExpire,
-        );
-      }
-    }
+    const windows = this.config.rateLimit.limits;
+    const hits = await this.store.hitWindows(
+      windows.map(({ name, ttl_ms, limit }) => ({ key: keyOf(name), ttlMs: ttl_ms, limit })),
+      cost,
+    );
+    hits.forEach((hit, i) => onCount?.(windows[i], hit));
+    const last = hits.at(-1);
+    if (!last?.isBlocked) return;
+    const { name, ttl_ms, limit } = windows[hits.length - 1];
+    this.metrics.rateLimited.inc({ limit: name, transport });
+    throw new AppException(
+      ErrorCode.RATE_LIMITED,
+      `rate limit "${name}" exceeded: ${limit} per ${ttl_ms} ms`,
+      last.timeToExpire,
+    );
   }
 }
