@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { loadDotEnv } from '../apps/gateway/src/config/dotenv';
+import { defaultAgents } from '../apps/gateway/src/config/env.schema';
 
 /**
  * `npm start`: the gateway on its embedded defaults. Unless AGENTS points at your own agents,
@@ -38,9 +39,7 @@ loadDotEnv();
 if (!process.env.AGENTS) {
   const agentPort = process.env.AGENT_PORT ?? '50051';
   process.env.AGENT_PORT = agentPort;
-  process.env.AGENTS = JSON.stringify([
-    { id: 'reference', name: 'Reference retrieval agent', type: 'rag', targets: [`127.0.0.1:${agentPort}`] },
-  ]);
+  process.env.AGENTS = defaultAgents(agentPort);
   run('reference agent', 'apps/reference-agent/src/main.js');
 }
 run('gateway', 'apps/gateway/src/main.js');

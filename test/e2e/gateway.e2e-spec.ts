@@ -61,6 +61,18 @@ describe('gateway and reference agent as real processes', () => {
     expect(body.usage.total_tokens).toBeGreaterThan(0);
   });
 
+  it('serves a repeated question from the cache, as the README says of the reference agent', async () => {
+    const ask = () =>
+      fetch(`${baseUrl}/api/v1/agent/query`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ agent_id: 'reference', query: 'What does the cache key cover?' }),
+      });
+    const [first, second] = [await ask(), await ask()];
+    expect([first.headers.get('x-cache'), second.headers.get('x-cache')]).toEqual(['MISS', 'HIT']);
+    expect(await second.text()).toBe(await first.text());
+  });
+
   it('logs structured JSON with the request id on both sides, and never the token', async () => {
     await stack.waitFor(/"service":"reference-agent".*"request_id":"e2e-req-1"/);
     await stack.waitFor(/"request_id":"e2e-req-1".*"msg":"request completed"/);

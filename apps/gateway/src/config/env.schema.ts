@@ -82,16 +82,18 @@ const optionalText = z
   .optional()
   .transform((v) => (v?.trim() ? v.trim() : undefined));
 
-export const DEFAULT_AGENTS = JSON.stringify([
-  {
-    id: 'reference',
-    name: 'Reference retrieval agent',
-    type: 'rag',
-    targets: ['127.0.0.1:50051'],
-    deadline_ms: 30000,
-    cache: { ttl_ms: 60000 },
-  },
-]);
+/** AGENTS when unset: the built-in reference agent (which `npm start` runs on AGENT_PORT). */
+export const defaultAgents = (port: number | string = 50051): string =>
+  JSON.stringify([
+    {
+      id: 'reference',
+      name: 'Reference retrieval agent',
+      type: 'rag',
+      targets: [`127.0.0.1:${port}`],
+      deadline_ms: 30000,
+      cache: { ttl_ms: 60000 },
+    },
+  ]);
 
 const rateLimitsSchema = jsonText('must be JSON: [{"name":"second","ttl_ms":1000,"limit":20}]').pipe(
   z
@@ -146,7 +148,7 @@ export const envSchema = z.object({
   STREAM_TICKET_TTL_SECONDS: int(5, 3600, 60),
   ALLOWED_ORIGINS: optionalText,
 
-  AGENTS: agentsSchema.prefault(DEFAULT_AGENTS),
+  AGENTS: agentsSchema.prefault(defaultAgents()),
 
   SHUTDOWN_DELAY_MS: int(0, 120_000, 3000),
   DRAIN_TIMEOUT_MS: int(100, 600_000, 20_000),
