@@ -151,7 +151,12 @@ describe('two gateway replicas sharing Redis', () => {
   let one: TestGateway;
   let two: TestGateway;
 
-  const env = { REDIS_URL, REDIS_KEY_PREFIX: `test-${randomUUID()}:`, STREAM_RESUME_WINDOW_MS: '1500' };
+  const env = {
+    REDIS_URL,
+    REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+    STREAM_RESUME_WINDOW_MS: '1500',
+    MAX_STREAMS_PER_USER: '3',
+  };
 
   beforeAll(async () => {
     agent = await startReferenceAgent({ tokensPerSecond: 40 });
@@ -225,6 +230,33 @@ describe('two gateway replicas sharing Redis', () => {
       expect(all.at(-1)!.event).toBe('done');
     }
   }, 30_000);
+
+  it('holds MAX_STREAMS_PER_USER across replicas, and gives a slot back when a stream ends', async () => {
+    const [baseOne, baseTwo] = [await one.app.getUrl(), await two.app.getUrl()];
+    const token = await one.tokenFor(`frank-${randomUUID()}`);
+    const slow = { agent_id: 'reference', query: QUESTION, options: { ref_tokens_per_second: 2 } };
+    const open = [];
+    for (const base of [baseOne, baseOne, baseTwo]) open.push(await sseRequest(base, token, slow));
+    expect(open.map((r) => r.status)).toEqual([200, 200, 200]);
+    const refused = await sseRequest(baseTwo, token, slow);
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toMatchObject({ code: 'TOO_MANY_STREAMS' });
+
+    let runId = '';
+    const first = readSse(open[0], Infinity, (e) => {
+      if (e.event === 'start') runId = e.json().run_id as string;
+    });
+    expect(await eventually(() => runId !== '')).toBe(true);
+    const cancel = await fetch(`${baseTwo}/api/v1/agent/stream/${runId}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(cancel.status).toBe(202);
+    await first;
+    const admitted = await sseRequest(baseTwo, token, slow);
+    expect(admitted.status).toBe(200);
+    await Promise.all([...open.slice(1), admitted].map((r) => r.body!.cancel()));
+  }, 20_000);
 
   it('cancels from one replica a run driven by the other', async () => {
     const [baseOne, baseTwo] = [await one.app.getUrl(), await two.app.getUrl()];

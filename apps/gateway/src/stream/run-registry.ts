@@ -1,7 +1,6 @@
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
-import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import type { Run } from './run';
 import { MetricsService } from '../observability/metrics.service';
@@ -22,8 +21,6 @@ interface Entry {
 export class RunRegistry implements BeforeApplicationShutdown {
   private readonly logger = new Logger(RunRegistry.name);
   private readonly runs = new Map<string, Entry>();
-  /** Unfinished runs per user: counted as runs start and finish, not by scanning every run. */
-  private readonly runningByUser = new Map<string, number>();
   private running = 0;
 
   constructor(
@@ -38,24 +35,12 @@ export class RunRegistry implements BeforeApplicationShutdown {
     return this.running;
   }
 
-  /** Registers a new run, refusing (429) a user who already has the maximum of streams running. */
+  /** Registers a new run (its user's stream slot is StreamQuota's). */
   add(run: Run): void {
-    const mine = this.runningByUser.get(run.userId) ?? 0;
-    if (mine >= this.config.stream.maxPerUser) {
-      throw new AppException(
-        ErrorCode.TOO_MANY_STREAMS,
-        `at most ${this.config.stream.maxPerUser} streams at a time; finish or cancel one first`,
-        1,
-      );
-    }
     this.runs.set(run.id, { run, readers: 0 });
-    this.runningByUser.set(run.userId, mine + 1);
     this.running += 1;
     this.mirror.track(run);
     run.once('finished', () => {
-      const left = (this.runningByUser.get(run.userId) ?? 1) - 1;
-      if (left > 0) this.runningByUser.set(run.userId, left);
-      else this.runningByUser.delete(run.userId);
       this.running -= 1;
       this.forgetLater(run.id);
     });

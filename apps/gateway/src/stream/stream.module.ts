@@ -6,12 +6,13 @@ import { RunMirror } from './run-mirror';
 import { RunRegistry } from './run-registry';
 import { StreamController } from './stream.controller';
 import { StreamGateway } from './stream.gateway';
+import { StreamQuota } from './stream-quota';
 import { StreamService } from './stream.service';
 
 @Module({
   imports: [AgentModule, SessionModule, HealthModule],
   controllers: [StreamController],
-  providers: [RunMirror, RunRegistry, StreamService, StreamGateway],
+  providers: [RunMirror, RunRegistry, StreamQuota, StreamService, StreamGateway],
   exports: [RunRegistry],
 })
 export class StreamModule {}

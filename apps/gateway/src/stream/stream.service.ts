@@ -11,6 +11,7 @@ import { ConversationService, type Turn } from '../session/conversation.service'
 import { Run } from './run';
 import { RunMirror } from './run-mirror';
 import { RunRegistry } from './run-registry';
+import { StreamQuota } from './stream-quota';
 
 export interface StreamCaller {
   userId: string;
@@ -25,6 +26,7 @@ export class StreamService {
     private readonly agents: AgentClient,
     private readonly conversations: ConversationService,
     private readonly registry: RunRegistry,
+    private readonly quota: StreamQuota,
     private readonly mirror: RunMirror,
     private readonly config: AppConfig,
   ) {}
@@ -32,16 +34,20 @@ export class StreamService {
   /** Checks everything that can be refused up front (unknown agent, session, limits), then starts. */
   async start(input: QueryInput, caller: StreamCaller): Promise<Run> {
     this.agents.assertKnown(input.agent_id);
-    const turn = input.session_id
-      ? await this.conversations.begin(caller.userId, input.session_id, input.agent_id, input.query, caller.requestId)
-      : undefined;
     const run = new Run(randomUUID(), caller.userId, input.agent_id, input.session_id ?? null);
+    // Before the session is written to: a refused stream leaves no turn behind.
+    const release = await this.quota.acquire(caller.userId, run.id);
+    let turn: Turn | undefined;
     try {
-      this.registry.add(run);
+      turn = input.session_id
+        ? await this.conversations.begin(caller.userId, input.session_id, input.agent_id, input.query, caller.requestId)
+        : undefined;
     } catch (error) {
-      if (turn) await this.conversations.fail(turn, '', mapError(error).body.code, 0).catch(() => undefined);
+      release();
       throw error;
     }
+    run.once('finished', release);
+    this.registry.add(run);
     run.push('start', { agent_id: input.agent_id, session_id: run.sessionId });
     void this.drive(run, input, caller, turn);
     return run;

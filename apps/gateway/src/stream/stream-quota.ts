@@ -1,0 +1,101 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code';
+import { RedisService } from '../redis/redis.service';
+
+/**
+ * Takes a slot in a user's set of running streams, shared by every replica: slots past their
+ * expiry (a replica that died with runs open) are dropped first, and the set itself expires
+ * after its newest slot. KEYS: the user's set; ARGV: now, this slot's expiry, the maximum, run id.
+ */
+const ACQUIRE_SLOT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1`;
+
+interface AcquireSlotCommand {
+  acquireStreamSlot(key: string, now: number, expiresAt: number, max: number, runId: string): Promise<number>;
+}
+
+/** A slot no run can outlive: the longest a run may last, its resume window, and some slack. */
+const SLOT_SLACK_MS = 60_000;
+
+/**
+ * MAX_STREAMS_PER_USER: running streams per user, on this replica always and, with Redis, across
+ * all replicas (else a user gets the limit once per replica). If Redis cannot be asked, the
+ * replica's own count still applies: the bound loosens to per replica, streams are not refused.
+ */
+@Injectable()
+export class StreamQuota {
+  private readonly logger = new Logger(StreamQuota.name);
+  private readonly running = new Map<string, number>();
+  private warned = false;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly config: AppConfig,
+  ) {
+    redis.client?.defineCommand('acquireStreamSlot', { numberOfKeys: 1, lua: ACQUIRE_SLOT });
+  }
+
+  /** Takes a slot for the run, or throws 429 TOO_MANY_STREAMS; the returned function gives it back (once). */
+  async acquire(userId: string, runId: string): Promise<() => void> {
+    const max = this.config.stream.maxPerUser;
+    const mine = this.running.get(userId) ?? 0;
+    if (mine >= max) throw tooMany(max);
+    // Counted here before asking Redis, so that concurrent requests on this replica see each other.
+    this.running.set(userId, mine + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (this.running.get(userId) ?? 1) - 1;
+      if (left > 0) this.running.set(userId, left);
+      else this.running.delete(userId);
+      this.redis.client?.zrem(this.keyOf(userId), runId).catch(() => undefined);
+    };
+    if (!(await this.acquireShared(userId, runId, max))) {
+      release();
+      throw tooMany(max);
+    }
+    return release;
+  }
+
+  private async acquireShared(userId: string, runId: string, max: number): Promise<boolean> {
+    if (!this.redis.client) return true;
+    const { maxDurationMs, resumeWindowMs } = this.config.stream;
+    const now = Date.now();
+    try {
+      const taken = await (this.redis.client as unknown as AcquireSlotCommand).acquireStreamSlot(
+        this.keyOf(userId),
+        now,
+        now + maxDurationMs + resumeWindowMs + SLOT_SLACK_MS,
+        max,
+        runId,
+      );
+      return taken === 1;
+    } catch (error) {
+      if (!this.warned) {
+        this.warned = true;
+        this.logger.warn({ err: (error as Error).message }, 'stream limits counted per replica: redis unavailable');
+        setTimeout(() => (this.warned = false), 10_000).unref();
+      }
+      return true;
+    }
+  }
+
+  private keyOf(userId: string): string {
+    return this.redis.key('streams', userId);
+  }
+}
+
+function tooMany(max: number): AppException {
+  return new AppException(
+    ErrorCode.TOO_MANY_STREAMS,
+    `at most ${max} streams at a time; finish or cancel one first`,
+    1,
+  );
+}
