@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
+import { throttledWarning } from '../common/throttled-warning';
 import { AppConfig } from '../config/app-config';
 import type { AgentDefinition } from '../config/env.schema';
 
@@ -27,7 +28,6 @@ export class AnswerCache {
   private readonly logger = new Logger(AnswerCache.name);
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly versions = new Map<string, string>();
-  private warned = false;
 
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
@@ -96,11 +96,10 @@ export class AnswerCache {
     return this.config.redis.url ? withTimeout(operation, this.config.redis.commandTimeoutMs) : operation;
   }
 
+  private readonly degraded = throttledWarning(this.logger, 'answer cache degraded to a miss');
+
   private warn(error: unknown): void {
-    if (this.warned) return;
-    this.warned = true;
-    this.logger.warn({ err: (error as Error)?.message }, 'answer cache degraded to a miss');
-    setTimeout(() => (this.warned = false), 10_000).unref();
+    this.degraded({ err: (error as Error)?.message });
   }
 }
 

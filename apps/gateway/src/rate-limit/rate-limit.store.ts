@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import { throttledWarning } from '../common/throttled-warning';
 import { AppConfig } from '../config/app-config';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
@@ -61,7 +62,7 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
   private readonly logger = new Logger(RateLimitStore.name);
   private readonly windows = new Map<string, { hits: number; resetAt: number }>();
   private readonly sweeper: NodeJS.Timeout;
-  private warned = false;
+  private readonly unavailable = throttledWarning(this.logger, 'rate limits unavailable');
 
   constructor(
     private readonly redis: RedisService,
@@ -136,14 +137,7 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
       for (let i = 0; i < flat.length; i += 2) counted.push({ hits: flat[i], ttlMs: flat[i + 1] });
       return counted;
     } catch (error) {
-      if (!this.warned) {
-        this.warned = true;
-        this.logger.warn(
-          { err: (error as Error).message, fail_open: this.config.rateLimit.failOpen },
-          'rate limits unavailable',
-        );
-        setTimeout(() => (this.warned = false), 10_000).unref();
-      }
+      this.unavailable({ err: (error as Error).message, fail_open: this.config.rateLimit.failOpen });
       if (this.config.rateLimit.failOpen) return windows.map(({ ttlMs }) => ({ hits: 0, ttlMs }));
       throw new AppException(ErrorCode.RATE_LIMIT_UNAVAILABLE, 'rate limits cannot be checked right now', 1);
     }

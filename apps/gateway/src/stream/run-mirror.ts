@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
+import { throttledWarning } from '../common/throttled-warning';
 import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { FEED_BLOCK_MS, FEED_CAPACITY, RemoteRunFeed } from './remote-run-feed';
@@ -29,7 +30,6 @@ export class RunMirror implements OnModuleInit, OnApplicationShutdown {
   private readonly cancelHandlers = new Map<string, (code: string) => void>();
   /** Runs of other replicas followed here, up to FEED_CAPACITY per connection. */
   private readonly feeds: RemoteRunFeed[] = [];
-  private warned = false;
 
   constructor(
     private readonly redis: RedisService,
@@ -139,10 +139,12 @@ export class RunMirror implements OnModuleInit, OnApplicationShutdown {
     return feed;
   }
 
+  private readonly notMirrored = throttledWarning(
+    this.logger,
+    'could not mirror a run to redis; resuming on other replicas may fail',
+  );
+
   private warn(error: Error): void {
-    if (this.warned) return;
-    this.warned = true;
-    this.logger.warn({ err: error.message }, 'could not mirror a run to redis; resuming on other replicas may fail');
-    setTimeout(() => (this.warned = false), 10_000).unref();
+    this.notMirrored({ err: error.message });
   }
 }

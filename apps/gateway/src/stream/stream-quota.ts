@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { throttledWarning } from '../common/throttled-warning';
 import { AppConfig } from '../config/app-config';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
@@ -32,7 +33,7 @@ const SLOT_SLACK_MS = 60_000;
 export class StreamQuota {
   private readonly logger = new Logger(StreamQuota.name);
   private readonly running = new Map<string, number>();
-  private warned = false;
+  private readonly perReplica = throttledWarning(this.logger, 'stream limits counted per replica: redis unavailable');
 
   constructor(
     private readonly redis: RedisService,
@@ -78,11 +79,7 @@ export class StreamQuota {
       );
       return taken === 1;
     } catch (error) {
-      if (!this.warned) {
-        this.warned = true;
-        this.logger.warn({ err: (error as Error).message }, 'stream limits counted per replica: redis unavailable');
-        setTimeout(() => (this.warned = false), 10_000).unref();
-      }
+      this.perReplica({ err: (error as Error).message });
       return true;
     }
   }
