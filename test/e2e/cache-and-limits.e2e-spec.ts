@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import Redis from 'ioredis';
 import WebSocket from 'ws';
 import { createTestGateway, type TestGateway } from '../support/gateway';
@@ -183,26 +184,30 @@ describe('rate limits', () => {
     ws.close();
   });
 
-  it('limits WebSocket upgrades like requests: by user, and by IP without a valid token, then 429 with Retry-After', async () => {
+  it('limits WebSocket upgrades like requests: by user, and by IP without a valid token, with RateLimit headers', async () => {
     const url = `${(await gw.listen()).replace('http', 'ws')}/api/v1/stream`;
-    const refusal = (headers: Record<string, string>) =>
-      new Promise<{ status: number; retryAfter?: string }>((resolve, reject) => {
+    const upgrade = (headers: Record<string, string>) =>
+      new Promise<{ status: number; headers: IncomingHttpHeaders }>((resolve, reject) => {
         const socket = new WebSocket(url, { headers });
-        socket.once('open', () => (socket.close(), resolve({ status: 101 })));
-        socket.once('unexpected-response', (_req, res) =>
-          resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] }),
-        );
+        socket.once('upgrade', (res) => (socket.close(), resolve({ status: 101, headers: res.headers })));
+        socket.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode!, headers: res.headers }));
         socket.once('error', reject);
       });
     const erin = { authorization: `Bearer ${await gw.tokenFor(`erin-${randomUUID()}`)}` };
     const upgrades = [];
-    for (let i = 0; i < 6; i++) upgrades.push(await refusal(erin));
+    for (let i = 0; i < 6; i++) upgrades.push(await upgrade(erin));
     expect(upgrades.map((u) => u.status)).toEqual([101, 101, 101, 101, 101, 429]);
-    expect(Number(upgrades[5].retryAfter)).toBeGreaterThan(0);
+    expect(upgrades[0].headers).toMatchObject({
+      'ratelimit-limit': '5',
+      'ratelimit-remaining': '4',
+      'ratelimit-policy': '5;w=60;name="burst", 100;w=60;name="minute"',
+    });
+    expect(upgrades[5].headers['ratelimit-remaining']).toBe('0');
+    expect(Number(upgrades[5].headers['retry-after'])).toBeGreaterThan(0);
 
     const forged = { authorization: 'Bearer not-a-token' };
     const statuses = [];
-    for (let i = 0; i < 6; i++) statuses.push((await refusal(forged)).status);
+    for (let i = 0; i < 6; i++) statuses.push((await upgrade(forged)).status);
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
   });
 

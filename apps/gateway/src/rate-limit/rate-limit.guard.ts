@@ -8,8 +8,8 @@ import { JwtVerifier } from '../auth/jwt-verifier';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
 import { RouteFlag } from '../common/route-flag';
-import { RateLimiter, type RateLimitWindow } from './rate-limiter';
-import type { WindowHit } from './rate-limit.store';
+import { RateLimiter } from './rate-limiter';
+import { showRateLimit } from './rate-limit-headers';
 
 /** What a request costs: a batch counts as its number of items. */
 function costOf(request: AuthenticatedRequest): number {
@@ -80,29 +80,17 @@ export class RateLimitGuard extends ThrottlerGuard {
     const http = context.switchToHttp();
     const request = http.getRequest<AuthenticatedRequest>();
     const reply = http.getResponse<FastifyReply>();
+    const headers = {
+      get: (name: string) => reply.getHeader(name) as string | number | undefined,
+      set: (name: string, value: string | number) => void reply.header(name, value),
+    };
     const tracker = await this.getTracker(request as unknown as Record<string, unknown>);
     await this.limiter.count(
       (name) => this.generateKey(context, tracker, name),
       'http',
       costOf(request),
-      (window, hit) => this.setHeaders(reply, window, hit),
+      (window, hit) => showRateLimit(headers, window, hit),
     );
     return true;
-  }
-
-  /** RateLimit-* (IETF draft) for the tightest window seen so far in this request. */
-  private setHeaders(reply: FastifyReply, { name, limit, ttl_ms }: RateLimitWindow, hit: WindowHit): void {
-    const remaining = Math.max(0, limit - hit.totalHits);
-    const current = Number(reply.getHeader('ratelimit-remaining') ?? Infinity);
-    if (remaining < current) {
-      void reply.header('ratelimit-limit', limit);
-      void reply.header('ratelimit-remaining', remaining);
-      void reply.header('ratelimit-reset', hit.timeToExpire);
-    }
-    const policy = reply.getHeader('ratelimit-policy');
-    void reply.header(
-      'ratelimit-policy',
-      `${policy ? `${String(policy)}, ` : ''}${limit};w=${Math.round(ttl_ms / 1000)};name="${name}"`,
-    );
   }
 }

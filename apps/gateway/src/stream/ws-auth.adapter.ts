@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
+import type { WebSocketServer } from 'ws';
 import type { AuthUser } from '../auth/auth-user';
 import { bearerToken } from '../auth/jwt-auth.guard';
 import { JwtVerifier } from '../auth/jwt-verifier';
@@ -9,9 +10,14 @@ import { AppConfig } from '../config/app-config';
 import { mapError } from '../errors/all-exceptions.filter';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
+import { showRateLimit } from '../rate-limit/rate-limit-headers';
 import { RateLimiter } from '../rate-limit/rate-limiter';
 
-export type UpgradeRequest = IncomingMessage & { user?: AuthUser };
+export type UpgradeRequest = IncomingMessage & {
+  user?: AuthUser;
+  /** RateLimit-* for the upgrade's answer (101 or 429), as the HTTP routes send them. */
+  rateLimitHeaders?: Map<string, string | number>;
+};
 
 const MAX_FRAME_BYTES = 64 * 1024;
 
@@ -35,7 +41,7 @@ export class AuthenticatedWsAdapter extends WsAdapter {
   }
 
   override create(port: number, options: Record<string, unknown> = {}): unknown {
-    return super.create(port, {
+    const server = super.create(port, {
       ...options,
       maxPayload: MAX_FRAME_BYTES,
       verifyClient: (
@@ -47,18 +53,30 @@ export class AuthenticatedWsAdapter extends WsAdapter {
           () => done(true),
           (refusal: unknown) => {
             const { body, retryAfterSeconds } = mapError(refusal);
-            const headers = retryAfterSeconds === undefined ? undefined : { 'retry-after': String(retryAfterSeconds) };
+            const headers = Object.fromEntries(info.req.rateLimitHeaders ?? []) as Record<string, string>;
+            if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
             done(false, body.status, body.message, headers);
           },
         );
       },
+    }) as WebSocketServer;
+    server.on('headers', (headers: string[], req: UpgradeRequest) => {
+      for (const [name, value] of req.rateLimitHeaders ?? []) headers.push(`${name}: ${value}`);
     });
+    return server;
   }
 
   /** Counts the upgrade against the caller's limits, then lets in only a valid token or ticket. */
   private async admit(req: UpgradeRequest): Promise<void> {
     const user = await this.authenticate(req).catch(() => undefined);
-    await this.limiter.consume(user ? `user:${user.id}` : `ip:${req.socket.remoteAddress}`, 'ws-upgrade');
+    const tracker = user ? `user:${user.id}` : `ip:${req.socket.remoteAddress}`;
+    const headers = (req.rateLimitHeaders = new Map<string, string | number>());
+    await this.limiter.count(
+      (name) => `ws-upgrade:${tracker}:${name}`,
+      'ws-upgrade',
+      1,
+      (window, hit) => showRateLimit(headers, window, hit),
+    );
     if (!user) throw new AppException(ErrorCode.UNAUTHENTICATED, 'Unauthorized');
     req.user = user;
   }
