@@ -5,6 +5,7 @@ import { ErrorCode } from '../errors/error-code';
 import type { Run } from './run';
 import { MetricsService } from '../observability/metrics.service';
 import { RunMirror } from './run-mirror';
+import { StreamQuota } from './stream-quota';
 
 interface Entry {
   run: Run;
@@ -26,6 +27,7 @@ export class RunRegistry implements BeforeApplicationShutdown {
   constructor(
     private readonly config: AppConfig,
     private readonly mirror: RunMirror,
+    private readonly quota: StreamQuota,
     metrics: MetricsService,
   ) {
     metrics.countStreamsWith(() => this.activeCount);
@@ -35,13 +37,14 @@ export class RunRegistry implements BeforeApplicationShutdown {
     return this.running;
   }
 
-  /** Registers a new run (its user's stream slot is StreamQuota's). */
+  /** Registers a new run, whose user holds a StreamQuota slot for it until it finishes. */
   add(run: Run): void {
     this.runs.set(run.id, { run, readers: 0 });
     this.running += 1;
     this.mirror.track(run);
     run.once('finished', () => {
       this.running -= 1;
+      this.quota.release(run.userId, run.id);
       this.forgetLater(run.id);
     });
   }

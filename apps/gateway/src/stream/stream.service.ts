@@ -36,18 +36,17 @@ export class StreamService {
     this.agents.assertKnown(input.agent_id);
     const run = new Run(randomUUID(), caller.userId, input.agent_id, input.session_id ?? null);
     // Before the session is written to: a refused stream leaves no turn behind.
-    const release = await this.quota.acquire(caller.userId, run.id);
+    await this.quota.acquire(caller.userId, run.id);
     let turn: Turn | undefined;
     try {
       turn = input.session_id
         ? await this.conversations.begin(caller.userId, input.session_id, input.agent_id, input.query, caller.requestId)
         : undefined;
     } catch (error) {
-      release();
+      this.quota.release(caller.userId, run.id);
       throw error;
     }
-    run.once('finished', release);
-    this.registry.add(run);
+    this.registry.add(run); // which gives the slot back when the run finishes
     run.push('start', { agent_id: input.agent_id, session_id: run.sessionId });
     void this.drive(run, input, caller, turn);
     return run;
