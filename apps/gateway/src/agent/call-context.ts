@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
+import { onClientGone } from '../common/on-client-gone';
 import { traceparentOf } from '../observability/trace-context';
 import type { CallContext } from './agent-client';
 
@@ -10,9 +11,7 @@ export function callContextOf(request: AuthenticatedRequest, reply: FastifyReply
   const onClose = () => {
     if (!response.writableFinished) controller.abort();
   };
-  // A client that left during the guards gets no 'close' any more.
-  if (response.closed) onClose();
-  else response.once('close', onClose);
+  onClientGone(response, onClose);
   if (!request.user) throw new Error('agent calls need an authenticated request');
   return {
     userId: request.user.id,

@@ -16,9 +16,14 @@ export class RateLimiter {
     private readonly metrics: MetricsService,
   ) {}
 
-  /** For traffic that does not pass through the HTTP guard (WebSocket messages). */
-  consume(tracker: string, transport: string, cost = 1): Promise<void> {
-    return this.count((name) => `${transport}:${tracker}:${name}`, transport, cost);
+  /** For traffic that does not pass through the HTTP guard (WebSocket upgrades and messages). */
+  consume(
+    tracker: string,
+    transport: string,
+    cost = 1,
+    onCount?: (window: RateLimitWindow, hit: WindowHit) => void,
+  ): Promise<void> {
+    return this.count((name) => `${transport}:${tracker}:${name}`, transport, cost, onCount);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
+import { onClientGone } from '../common/on-client-gone';
 import type { DrainState } from '../health/drain-state';
 import { isTerminal, type Run, type RunEvent } from './run';
 
@@ -46,10 +47,8 @@ export function writeRunAsSse(run: Run, afterSeq: number, reply: FastifyReply, o
     }
     return raw.write(frame(event));
   });
-  // A client that left while the stream was being set up (a session's first write, a lookup in
-  // Redis) gets no 'close' any more: without this its reader would hold the run until it ends.
-  if (raw.closed) cursor.stop();
-  else raw.once('close', () => cursor.stop());
+  // Also if the client left while the stream was set up (a session's first write, a Redis lookup).
+  onClientGone(raw, () => cursor.stop());
   raw.on('drain', () => cursor.resume());
   const heartbeat = setInterval(() => raw.write(': ping\n\n'), options.heartbeatMs);
   const stopOnDrain = options.drain.onDrain(() => {

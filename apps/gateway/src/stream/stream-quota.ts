@@ -50,7 +50,7 @@ export class StreamQuota {
     // Counted here before asking Redis, so that concurrent requests on this replica see each other.
     this.running.set(userId, mine + 1);
     if (!(await this.acquireShared(userId, runId, max))) {
-      this.release(userId, runId);
+      this.countOut(userId); // Redis refused the slot: there is none there to give back
       throw tooMany(max);
     }
   }
@@ -60,10 +60,14 @@ export class StreamQuota {
    * listener per run instead were 0.3 KB of every open stream).
    */
   release(userId: string, runId: string): void {
+    this.countOut(userId);
+    this.redis.client?.zrem(this.keyOf(userId), runId).catch(() => undefined);
+  }
+
+  private countOut(userId: string): void {
     const left = (this.running.get(userId) ?? 1) - 1;
     if (left > 0) this.running.set(userId, left);
     else this.running.delete(userId);
-    this.redis.client?.zrem(this.keyOf(userId), runId).catch(() => undefined);
   }
 
   private async acquireShared(userId: string, runId: string, max: number): Promise<boolean> {

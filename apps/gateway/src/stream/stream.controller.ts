@@ -17,6 +17,7 @@ import type { AuthenticatedRequest } from '../auth/auth-user';
 import { AcceptsStreamTicket, StreamTickets } from '../auth/stream-ticket';
 import { CurrentUser, type AuthUser } from '../auth/auth-user';
 import type { QueryInput } from '../agent/agent.dto';
+import { onClientGone } from '../common/on-client-gone';
 import { AppConfig } from '../config/app-config';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
@@ -141,8 +142,7 @@ export class StreamController {
 
   private async resumeRun(runId: string, afterSeq: number, request: AuthenticatedRequest, reply: FastifyReply) {
     const gone = new AbortController();
-    if (reply.raw.closed) gone.abort();
-    else reply.raw.once('close', () => gone.abort());
+    onClientGone(reply.raw, () => gone.abort());
     const run = await this.streams.find(runId, request.user!.id, gone.signal);
     this.write(run, afterSeq, request, reply);
   }

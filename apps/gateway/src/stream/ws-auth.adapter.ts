@@ -71,12 +71,7 @@ export class AuthenticatedWsAdapter extends WsAdapter {
     const user = await this.authenticate(req).catch(() => undefined);
     const tracker = user ? `user:${user.id}` : `ip:${req.socket.remoteAddress}`;
     const headers = (req.rateLimitHeaders = new Map<string, string | number>());
-    await this.limiter.count(
-      (name) => `ws-upgrade:${tracker}:${name}`,
-      'ws-upgrade',
-      1,
-      (window, hit) => showRateLimit(headers, window, hit),
-    );
+    await this.limiter.consume(tracker, 'ws-upgrade', 1, (window, hit) => showRateLimit(headers, window, hit));
     if (!user) throw new AppException(ErrorCode.UNAUTHENTICATED, 'Unauthorized');
     req.user = user;
   }
