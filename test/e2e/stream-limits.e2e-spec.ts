@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestGateway, TEST_JWT_SECRET, type TestGateway } from '../support/gateway';
-import { eventually, readSse, sseRequest, WsClient } from '../support/clients';
+import { cancelRun, eventually, readSse, readSseNotingRun, sseRequest, WsClient } from '../support/clients';
 import { freePort, runBuilt, spawnBuilt } from '../support/processes';
 import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
 
@@ -242,17 +242,10 @@ describe('two gateway replicas sharing Redis', () => {
     expect(refused.status).toBe(429);
     expect(await refused.json()).toMatchObject({ code: 'TOO_MANY_STREAMS' });
 
-    let runId = '';
-    const first = readSse(open[0], Infinity, (e) => {
-      if (e.event === 'start') runId = e.json().run_id as string;
-    });
-    expect(await eventually(() => runId !== '')).toBe(true);
-    const cancel = await fetch(`${baseTwo}/api/v1/agent/stream/${runId}/cancel`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
-    });
-    expect(cancel.status).toBe(202);
-    await first;
+    const first = readSseNotingRun(open[0]);
+    expect(await eventually(() => first.runId() !== '')).toBe(true);
+    expect((await cancelRun(baseTwo, token, first.runId())).status).toBe(202);
+    await first.reading;
     const admitted = await sseRequest(baseTwo, token, slow);
     expect(admitted.status).toBe(200);
     await Promise.all([...open.slice(1), admitted].map((r) => r.body!.cancel()));
@@ -261,24 +254,15 @@ describe('two gateway replicas sharing Redis', () => {
   it('cancels from one replica a run driven by the other', async () => {
     const [baseOne, baseTwo] = [await one.app.getUrl(), await two.app.getUrl()];
     const token = await one.tokenFor('alice');
-    let runId = '';
-    const reading = readSse(
+    const { reading, runId } = readSseNotingRun(
       await sseRequest(baseOne, token, {
         agent_id: 'reference',
         query: QUESTION,
         options: { ref_tokens_per_second: 5 },
       }),
-      Infinity,
-      (e) => {
-        if (e.event === 'start') runId = e.json().run_id as string;
-      },
     );
-    expect(await eventually(() => runId !== '')).toBe(true);
-    const cancel = await fetch(`${baseTwo}/api/v1/agent/stream/${runId}/cancel`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
-    });
-    expect(cancel.status).toBe(202);
+    expect(await eventually(() => runId() !== '')).toBe(true);
+    expect((await cancelRun(baseTwo, token, runId())).status).toBe(202);
     const { events } = await reading;
     expect(events.at(-1)!.json()).toMatchObject({ code: 'REQUEST_CANCELLED' });
   }, 20_000);
@@ -287,22 +271,19 @@ describe('two gateway replicas sharing Redis', () => {
     const redis = new Redis(REDIS_URL);
     try {
       const token = await one.tokenFor('carol');
-      let runId = '';
       let chunks = 0;
-      const reading = readSse(
+      const { reading, runId } = readSseNotingRun(
         await sseRequest(await one.app.getUrl(), token, {
           agent_id: 'reference',
           query: QUESTION,
           options: { ref_tokens_per_second: 20 },
         }),
-        Infinity,
         (e) => {
-          if (e.event === 'start') runId = e.json().run_id as string;
           if (e.event === 'chunk') chunks += 1;
         },
       );
       expect(await eventually(() => chunks >= 3)).toBe(true);
-      const key = `${env.REDIS_KEY_PREFIX}run:${runId}:events`;
+      const key = `${env.REDIS_KEY_PREFIX}run:${runId()}:events`;
       // While it runs: at most the longest a run may last plus the resume window, far more than the window.
       expect(await redis.pttl(key)).toBeGreaterThan(1500);
       expect((await reading).events.at(-1)!.event).toBe('done');

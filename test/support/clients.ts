@@ -120,6 +120,27 @@ export class WsClient {
   }
 }
 
+/** Reads a stream to its end like readSse; `runId()` is its run id once the `start` event has come. */
+export function readSseNotingRun(
+  response: Response,
+  onEvent: (e: SseEvent) => void = () => undefined,
+): { reading: ReturnType<typeof readSse>; runId: () => string } {
+  let runId = '';
+  const reading = readSse(response, Infinity, (e) => {
+    if (e.event === 'start') runId = e.json().run_id as string;
+    onEvent(e);
+  });
+  return { reading, runId: () => runId };
+}
+
+/** POST …/stream/:run_id/cancel on the gateway at `base`. */
+export function cancelRun(base: string, token: string, runId: string): Promise<Response> {
+  return fetch(`${base}/api/v1/agent/stream/${runId}/cancel`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+  });
+}
+
 /** Polls until `condition` holds or the time is up; returns whether it held. */
 export async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
   const until = Date.now() + timeoutMs;
