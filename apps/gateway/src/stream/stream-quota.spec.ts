@@ -34,6 +34,26 @@ describe('StreamQuota', () => {
     }
   });
 
+  it("gives back, with the user's next stream, a slot Redis was away for when its stream ended", async () => {
+    const prefix = `test-quota-${randomUUID()}:`;
+    const { quota, redis } = await quotaOn({ REDIS_URL, REDIS_KEY_PREFIX: prefix });
+    const client = redis.client!;
+    try {
+      await quota.acquire('carol', 'a');
+      await quota.acquire('carol', 'b');
+      const away = new Promise((ended) => client.once('end', ended));
+      client.disconnect(); // Redis is away when 'a' ends
+      await away;
+      quota.release('carol', 'a');
+      await new Promise((settled) => setImmediate(settled));
+      await client.connect();
+      await quota.acquire('carol', 'c');
+      expect(await client.zrange(`${prefix}streams:carol`, 0, -1)).toEqual(['b', 'c']);
+    } finally {
+      await redis.onApplicationShutdown();
+    }
+  });
+
   it('still bounds streams per replica when Redis cannot be reached', async () => {
     const { quota, redis } = await quotaOn({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_COMMAND_TIMEOUT_MS: '100' });
     try {

@@ -7,22 +7,38 @@ import { RedisService } from '../redis/redis.service';
 
 /**
  * Takes a slot in a user's set of running streams, shared by every replica: slots past their
- * expiry (a replica that died with runs open) are dropped first, and the set itself expires
- * after its newest slot. KEYS: the user's set; ARGV: now, this slot's expiry, the maximum, run id.
+ * expiry (a replica that died with runs open) and slots this replica could not give back are
+ * dropped first, and the set itself expires after its newest slot. KEYS: the user's set; ARGV:
+ * now, this slot's expiry, the maximum, run id, then the run ids of slots to give back.
  */
 const ACQUIRE_SLOT = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if #ARGV > 4 then redis.call('ZREM', KEYS[1], unpack(ARGV, 5)) end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return 1`;
 
 interface AcquireSlotCommand {
-  acquireStreamSlot(key: string, now: number, expiresAt: number, max: number, runId: string): Promise<number>;
+  acquireStreamSlot(
+    key: string,
+    now: number,
+    expiresAt: number,
+    max: number,
+    runId: string,
+    ...giveBack: string[]
+  ): Promise<number>;
 }
 
 /** A slot no run can outlive: the longest a run may last, its resume window, and some slack. */
 const SLOT_SLACK_MS = 60_000;
+
+/**
+ * Slots not given back while Redis was away, remembered per user up to these bounds; past them
+ * a slot is left to expire on its own.
+ */
+const MAX_UNRETURNED_PER_USER = 256;
+const MAX_UNRETURNED = 20_000;
 
 /**
  * MAX_STREAMS_PER_USER: running streams per user, on this replica always and, with Redis, across
@@ -33,6 +49,9 @@ const SLOT_SLACK_MS = 60_000;
 export class StreamQuota {
   private readonly logger = new Logger(StreamQuota.name);
   private readonly running = new Map<string, number>();
+  /** Run ids whose slot Redis may still hold, given back with the user's next acquire. */
+  private readonly unreturned = new Map<string, Set<string>>();
+  private unreturnedCount = 0;
   private readonly perReplica = throttledWarning(this.logger, 'stream limits counted per replica: redis unavailable');
 
   constructor(
@@ -61,7 +80,28 @@ export class StreamQuota {
    */
   release(userId: string, runId: string): void {
     this.countOut(userId);
-    this.redis.client?.zrem(this.keyOf(userId), runId).catch(() => undefined);
+    // Else a user at the limit would be refused until the slot expires (11 minutes by default).
+    this.redis.client?.zrem(this.keyOf(userId), runId).catch(() => this.keepUnreturned(userId, runId));
+  }
+
+  private keepUnreturned(userId: string, runId: string): void {
+    let runs = this.unreturned.get(userId);
+    if (!runs) {
+      if (this.unreturnedCount >= MAX_UNRETURNED) return;
+      this.unreturned.set(userId, (runs = new Set()));
+    } else if (runs.size >= MAX_UNRETURNED_PER_USER) {
+      return;
+    }
+    runs.add(runId);
+    this.unreturnedCount += 1;
+  }
+
+  private takeUnreturned(userId: string): string[] {
+    const runs = this.unreturned.get(userId);
+    if (!runs) return [];
+    this.unreturned.delete(userId);
+    this.unreturnedCount -= runs.size;
+    return [...runs];
   }
 
   private countOut(userId: string): void {
@@ -74,6 +114,7 @@ export class StreamQuota {
     if (!this.redis.client) return true;
     const { maxDurationMs, resumeWindowMs } = this.config.stream;
     const now = Date.now();
+    const giveBack = this.takeUnreturned(userId);
     try {
       const taken = await (this.redis.client as unknown as AcquireSlotCommand).acquireStreamSlot(
         this.keyOf(userId),
@@ -81,9 +122,11 @@ export class StreamQuota {
         now + maxDurationMs + resumeWindowMs + SLOT_SLACK_MS,
         max,
         runId,
+        ...giveBack,
       );
       return taken === 1;
     } catch (error) {
+      for (const id of giveBack) this.keepUnreturned(userId, id);
       this.perReplica({ err: (error as Error).message });
       return true;
     }
