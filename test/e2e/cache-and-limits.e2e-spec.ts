@@ -265,6 +265,19 @@ describe('two replicas sharing Redis', () => {
     expect(second.body).toBe(first.body);
     expect(first.json()).toMatchObject({ answer: expect.any(String) });
     expect(agent.server.stats().total).toBe(before);
+
+    // The second replica now holds the answer itself: its next hit does not need Redis.
+    const redis = new Redis(REDIS.toString());
+    try {
+      const answers = await redis.keys(`${env.REDIS_KEY_PREFIX}*answer:reference:*`);
+      expect(answers.length).toBeGreaterThan(0);
+      await redis.del(...answers);
+    } finally {
+      redis.disconnect();
+    }
+    const third = await ask(two, token, { agent_id: 'reference', query: QUESTION });
+    expect(third.headers['x-cache']).toBe('HIT');
+    expect(third.body).toBe(first.body);
   });
 
   it('keeps its cached answers under REDIS_KEY_PREFIX, apart from other deployments on the same Redis', async () => {

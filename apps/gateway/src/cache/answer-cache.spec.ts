@@ -1,6 +1,8 @@
-import type { Cache } from 'cache-manager';
+import { createCache, type Cache } from 'cache-manager';
+import { Keyv } from 'keyv';
 import { AppConfig } from '../config/app-config';
 import { AnswerCache } from './answer-cache';
+import { inProcessTier, type InProcessLru } from './in-process-lru';
 
 const config = AppConfig.fromEnv({
   AGENTS: JSON.stringify([
@@ -37,5 +39,33 @@ describe('AnswerCache.keyFor', () => {
     // The caller and options come before the question; a question cannot spell out another caller.
     expect(key('q', {}, 'alice\u0000[]')).not.toBe(key('[]\u0000q', {}, 'alice'));
     expect(key('[]\u0000q', {}, 'alice')).not.toBe(key('q', {}, 'alice'));
+  });
+});
+
+describe('AnswerCache tiers', () => {
+  // Two replicas, each with its own in-process tier, sharing a second tier (Redis in production;
+  // Keyv's own store here, which keeps the same `{value, expires}` entries).
+  const shared = new Keyv();
+  const replica = () => {
+    const local = inProcessTier(config.cache);
+    return { local, cache: new AnswerCache(createCache({ stores: [local, shared] }), config) };
+  };
+  const lruOf = (local: Keyv) => (local.opts.store as InProcessLru).lru;
+  const answerKey = key('what is a circuit breaker?');
+
+  it("keeps another replica's answer in process for the rest of its life, so the next hit skips Redis", async () => {
+    const one = replica();
+    const two = replica();
+    one.cache.set(answerKey, { answer: 'it stops calls to a failing agent' }, 60_000);
+    await new Promise((stored) => setImmediate(stored));
+
+    const text = '{"answer":"it stops calls to a failing agent"}';
+    expect(await two.cache.get(answerKey)).toBe(text);
+    const lifeLeft = lruOf(two.local).getRemainingTTL(`keyv:${answerKey}`);
+    expect(lifeLeft).toBeGreaterThan(50_000);
+    expect(lifeLeft).toBeLessThanOrEqual(60_000);
+
+    await shared.clear(); // Redis has lost it (or is away): this replica still answers
+    expect(await two.cache.get(answerKey)).toBe(text);
   });
 });

@@ -58,12 +58,20 @@ export class AnswerCache {
 
   /**
    * The answer's JSON text, as stored: a hit is sent without serializing it again. Anything else
-   * found under the key (an entry written in another format) is a miss.
+   * found under the key (an entry written in another format) is a miss. An answer found in Redis
+   * is kept in process for the rest of its life, so this replica's next hit skips Redis.
    */
   async get(key: string): Promise<string | undefined> {
+    const [local, shared] = this.cache.stores;
     try {
-      const hit = await this.bounded(this.cache.get<unknown>(key));
-      return typeof hit === 'string' ? hit : undefined;
+      const hit = await local.get<unknown>(key);
+      if (typeof hit === 'string') return hit;
+      if (!shared) return undefined;
+      const entry = await this.bounded(shared.get<unknown>(key, { raw: true }));
+      if (typeof entry?.value !== 'string') return undefined;
+      const lifeLeft = typeof entry.expires === 'number' ? entry.expires - Date.now() : 0;
+      if (lifeLeft > 0) await local.set(key, entry.value, lifeLeft);
+      return entry.value;
     } catch (error) {
       this.warn(error);
       return undefined;

@@ -4,7 +4,7 @@ import { Global, Logger, Module } from '@nestjs/common';
 import { Keyv } from 'keyv';
 import { AppConfig } from '../config/app-config';
 import { AnswerCache } from './answer-cache';
-import { InProcessLru } from './in-process-lru';
+import { inProcessTier } from './in-process-lru';
 import { AnswerCacheInterceptor } from './answer-cache.interceptor';
 
 /**
@@ -38,9 +38,7 @@ class ForcefulKeyvRedis extends KeyvRedis<unknown> {
 /** L1: a bounded in-process LRU. L2: Redis (shared by every replica) when REDIS_URL is set. */
 function stores(config: AppConfig): Keyv[] {
   const logger = new Logger('AnswerCache');
-  // Answers are stored as JSON text; in process they are not wrapped in a second serialization, and
-  // they sit in a plain LRU (cacheable's memory store hashed and cloned every entry on every hit).
-  const l1 = new Keyv({ store: new InProcessLru(config.cache), serialize: undefined, deserialize: undefined });
+  const l1 = inProcessTier(config.cache);
   if (!config.redis.url) return [l1];
   const redisStore = new ForcefulKeyvRedis(
     {

@@ -1,3 +1,4 @@
+import { Keyv } from 'keyv';
 import { LRUCache } from 'lru-cache';
 import type { CacheConfig } from '../config/app-config';
 
@@ -49,4 +50,13 @@ export class InProcessLru {
   disconnect(): void {
     clearInterval(this.sweeper);
   }
+}
+
+/**
+ * The cache's first tier. Answers are stored as JSON text; in process they are not wrapped in a
+ * second serialization, and they sit in a plain LRU (cacheable's memory store hashed and cloned
+ * every entry on every hit).
+ */
+export function inProcessTier(config: CacheConfig): Keyv {
+  return new Keyv({ store: new InProcessLru(config), serialize: undefined, deserialize: undefined });
 }
