@@ -45,7 +45,10 @@ export class RedisService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     const connections = this.client ? [this.client, ...this.extra] : this.extra;
-    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+    // QUIT only where it can be sent now: a blocking connection would queue it until Redis is back.
+    await Promise.all(
+      connections.map((c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())),
+    );
   }
 
   private connect(name: string, blocking = false): Redis {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { throttledWarning } from '../common/throttled-warning';
 import { AppConfig } from '../config/app-config';
@@ -24,7 +24,7 @@ const CONTROL_CHANNEL = 'run-control';
  * it does nothing and runs live only in this process.
  */
 @Injectable()
-export class RunMirror implements OnModuleInit, OnApplicationShutdown {
+export class RunMirror implements OnModuleInit {
   private readonly logger = new Logger(RunMirror.name);
   private subscriber?: Redis;
   private readonly cancelHandlers = new Map<string, (code: string) => void>();
@@ -52,10 +52,6 @@ export class RunMirror implements OnModuleInit, OnApplicationShutdown {
         /* not ours */
       }
     });
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.subscriber?.quit().catch(() => undefined);
   }
 
   /** Mirrors a run this replica drives, and lets other replicas cancel it. */
