@@ -47,7 +47,10 @@ export class RedisService implements OnApplicationShutdown {
     const connections = this.client ? [this.client, ...this.extra] : this.extra;
     // QUIT only where it can be sent now: a blocking connection would queue it until Redis is back.
     await Promise.all(
-      connections.map((c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())),
+      connections.map(async (c) => {
+        if (c.status === 'ready') await c.quit().catch(() => c.disconnect());
+        else c.disconnect();
+      }),
     );
   }
 
