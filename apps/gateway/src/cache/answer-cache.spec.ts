@@ -50,7 +50,7 @@ describe('AnswerCache tiers', () => {
     const local = inProcessTier(config.cache);
     return { local, cache: new AnswerCache(createCache({ stores: [local, shared] }), config) };
   };
-  const lruOf = (local: Keyv) => (local.opts.store as InProcessLru).lru;
+  const lruOf = (local: Keyv) => (local.opts.store as unknown as InProcessLru).lru;
   const answerKey = key('what is a circuit breaker?');
 
   it("keeps another replica's answer in process for the rest of its life, so the next hit skips Redis", async () => {
