@@ -507,6 +507,7 @@ async function main(): Promise<void> {
     AGENT_PORT: String(agentPort),
     AGENT_TOKENS_PER_SECOND: '0',
     AGENT_LOG_CALLS: 'false',
+    AGENT_ALLOW_OVERRIDES: 'true',
   });
   const agents = [
     { id: 'reference', targets: [`127.0.0.1:${agentPort}`], cache: { ttl_ms: 600_000 }, max_in_flight: 20_000 },

@@ -23,6 +23,7 @@ describe('gateway and reference agent as real processes', () => {
       DATA_DIR: dataDir,
       LOG_LEVEL: 'info',
       AGENT_TOKENS_PER_SECOND: '0',
+      AGENT_ALLOW_OVERRIDES: 'true', // one test makes the agent fail (ref_fail)
     };
     baseUrl = `http://127.0.0.1:${port}`;
     stack = spawnBuilt('scripts/start.js', env);

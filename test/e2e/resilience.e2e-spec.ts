@@ -16,7 +16,11 @@ const fastBreaker = {
 };
 
 function spawnAgent(port: number): Spawned {
-  return spawnBuilt('apps/reference-agent/src/main.js', { AGENT_PORT: String(port), AGENT_TOKENS_PER_SECOND: '0' });
+  return spawnBuilt('apps/reference-agent/src/main.js', {
+    AGENT_PORT: String(port),
+    AGENT_TOKENS_PER_SECOND: '0',
+    AGENT_ALLOW_OVERRIDES: 'true',
+  });
 }
 
 describe('when agents fail', () => {

@@ -3,7 +3,8 @@ import { status } from '@grpc/grpc-js';
 /**
  * Switches for tests and benchmarks. Defaults come from the environment; a request may override
  * them through its options (ref_latency_ms, ref_tokens_per_second, ref_fail, ref_fail_rate,
- * ref_fail_after_chunks) unless AGENT_ALLOW_OVERRIDES=false.
+ * ref_fail_after_chunks) only with AGENT_ALLOW_OVERRIDES=true: else any caller of the gateway could
+ * make the agent fail and open its breaker for everyone.
  */
 export interface Behaviour {
   latencyMs: number;
@@ -39,7 +40,7 @@ export function behaviourDefaultsFromEnv(env: NodeJS.ProcessEnv): BehaviourDefau
     latencyMs: num(env.AGENT_LATENCY_MS, 0, 0, 600_000),
     tokensPerSecond: num(env.AGENT_TOKENS_PER_SECOND, 50, 0, 1_000_000),
     failRate: num(env.AGENT_FAIL_RATE, 0, 0, 1),
-    allowOverrides: env.AGENT_ALLOW_OVERRIDES !== 'false',
+    allowOverrides: env.AGENT_ALLOW_OVERRIDES === 'true',
   };
 }
 

@@ -58,7 +58,7 @@ describe('splitIntoTokens', () => {
 });
 
 describe('behaviour switches', () => {
-  const defaults = behaviourDefaultsFromEnv({ AGENT_TOKENS_PER_SECOND: '20' });
+  const defaults = behaviourDefaultsFromEnv({ AGENT_TOKENS_PER_SECOND: '20', AGENT_ALLOW_OVERRIDES: 'true' });
 
   it('takes defaults from the environment and lets a request override them', () => {
     expect(resolveBehaviour(defaults, {})).toMatchObject({ tokensPerSecond: 20, latencyMs: 0 });
@@ -68,9 +68,11 @@ describe('behaviour switches', () => {
     });
   });
 
-  it('ignores overrides when they are switched off', () => {
-    const locked = behaviourDefaultsFromEnv({ AGENT_ALLOW_OVERRIDES: 'false' });
-    expect(failureFor(resolveBehaviour(locked, { ref_fail: 'internal' }))).toBeUndefined();
+  it('ignores overrides unless they are switched on', () => {
+    for (const locked of [behaviourDefaultsFromEnv({}), behaviourDefaultsFromEnv({ AGENT_ALLOW_OVERRIDES: 'false' })]) {
+      expect(failureFor(resolveBehaviour(locked, { ref_fail: 'internal' }))).toBeUndefined();
+      expect(resolveBehaviour(locked, { ref_latency_ms: '250' })).toMatchObject({ latencyMs: 0 });
+    }
   });
 
   it('fails with the requested status, and not for an unknown status name', () => {
