@@ -143,8 +143,10 @@ class Health(health_pb2_grpc.HealthServicer):
             time.sleep(1)
 
 
-def serve(agent, host, port, tokens_per_second):
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+def serve(agent, host, port, tokens_per_second, max_workers=32):
+    # Each call, a stream included, holds a worker thread until it ends; calls past max_workers wait
+    # in grpcio's queue. Keep the gateway's max_in_flight for this agent within it (see the README).
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
     agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentService(agent, tokens_per_second), server)
     health = Health()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -167,5 +169,6 @@ if __name__ == "__main__":
     parser.add_argument("--host", default=os.environ.get("AGENT_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("AGENT_PORT", "50061")))
     parser.add_argument("--tokens-per-second", type=float, default=float(os.environ.get("AGENT_TOKENS_PER_SECOND", "20")))
+    parser.add_argument("--max-workers", type=int, default=int(os.environ.get("AGENT_MAX_WORKERS", "32")))
     args = parser.parse_args()
-    serve(KeywordAgent(), args.host, args.port, args.tokens_per_second)
+    serve(KeywordAgent(), args.host, args.port, args.tokens_per_second, args.max_workers)

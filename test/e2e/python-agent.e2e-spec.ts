@@ -7,30 +7,41 @@ import { freePort } from '../support/processes';
 const PYTHON = process.env.TEST_PYTHON ?? '/usr/bin/python3';
 const SERVER = join(__dirname, '..', '..', 'examples', 'python-agent', 'agent_server.py');
 
+interface PythonAgent {
+  process: ChildProcess;
+  target: string;
+  output: () => string;
+}
+
+/** The example agent as its README runs it, with extra command-line options. */
+async function startPythonAgent(...options: string[]): Promise<PythonAgent> {
+  const port = await freePort();
+  const python = spawn(PYTHON, [SERVER, '--port', String(port), ...options], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  python.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  python.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  expect(await eventually(() => output.includes('"listening"'), 15_000)).toBe(true);
+  return { process: python, target: `127.0.0.1:${port}`, output: () => output };
+}
+
 /** The gateway in front of the example Python agent (grpcio from Debian), as a team would run it. */
 describe('the gateway with the Python agent', () => {
-  let python: ChildProcess;
-  let output = '';
+  let python: PythonAgent;
+  const output = () => python.output();
   let gw: TestGateway;
   let base: string;
   let token: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    python = spawn(PYTHON, [SERVER, '--port', String(port), '--tokens-per-second', '10'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    python.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-    python.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    expect(await eventually(() => output.includes('"listening"'), 15_000)).toBe(true);
-    gw = await createTestGateway([{ id: 'py', targets: [`127.0.0.1:${port}`] }]);
+    python = await startPythonAgent('--tokens-per-second', '10');
+    gw = await createTestGateway([{ id: 'py', targets: [python.target] }]);
     base = await gw.listen();
     token = await gw.tokenFor('alice');
   }, 30_000);
 
   afterAll(async () => {
     await gw?.close();
-    python?.kill('SIGTERM');
+    python?.process.kill('SIGTERM');
   });
 
   it('answers a query with sources and usage', async () => {
@@ -44,7 +55,7 @@ describe('the gateway with the Python agent', () => {
     expect(body.answer).toMatch(/deadline/);
     expect(body.sources[0].id).toBe('deadline');
     expect(body.usage.total_tokens).toBeGreaterThan(0);
-    expect(await eventually(() => output.includes('"request_id": "py-query-1"'))).toBe(true);
+    expect(await eventually(() => output().includes('"request_id": "py-query-1"'))).toBe(true);
   });
 
   it('streams an answer to its done event', async () => {
@@ -76,11 +87,47 @@ describe('the gateway with the Python agent', () => {
     });
     const { events } = await reading;
     expect(events.at(-1)!.json()).toMatchObject({ code: 'REQUEST_CANCELLED' });
-    expect(await eventually(() => /"msg": "cancelled".*"request_id": "py-cancel-1"/.test(output), 3000)).toBe(true);
+    expect(await eventually(() => /"msg": "cancelled".*"request_id": "py-cancel-1"/.test(output()), 3000)).toBe(true);
   });
 
   it('is ready when the Python agent answers grpc.health.v1', async () => {
     const res = await fetch(`${base}/health/ready`);
     expect(res.status).toBe(200);
   });
+});
+
+describe('the Python agent with --max-workers', () => {
+  let python: PythonAgent;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    python = await startPythonAgent('--tokens-per-second', '40', '--max-workers', '1');
+    gw = await createTestGateway([{ id: 'py', targets: [python.target] }]);
+  }, 30_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    python?.process.kill('SIGTERM');
+  });
+
+  it('runs that many calls at once: a second stream starts only when the first has ended', async () => {
+    const base = await gw.listen();
+    const token = await gw.tokenFor('alice');
+    const chunksAt: Record<string, number[]> = { first: [], second: [] };
+    const stream = async (name: string) =>
+      readSse(
+        await sseRequest(base, token, { agent_id: 'py', query: 'tell me about streams and python' }),
+        Infinity,
+        (e) => {
+          if (e.event === 'chunk') chunksAt[name].push(performance.now());
+        },
+      );
+    const first = stream('first');
+    expect(await eventually(() => chunksAt.first.length > 0)).toBe(true);
+    await Promise.all([first, stream('second')]);
+    // The agent waits a token's time (25 ms) after the first stream's last piece before it ends that
+    // call; only then is its one worker free for the second.
+    expect(chunksAt.first.length).toBeGreaterThan(5);
+    expect(chunksAt.second[0]).toBeGreaterThan(chunksAt.first.at(-1)!);
+  }, 30_000);
 });
