@@ -18,8 +18,8 @@ async function startPythonAgent(...options: string[]): Promise<PythonAgent> {
   const port = await freePort();
   const python = spawn(PYTHON, [SERVER, '--port', String(port), ...options], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  python.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  python.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  python.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  python.stderr.on('data', (c: Buffer) => (output += c.toString()));
   expect(await eventually(() => output.includes('"listening"'), 15_000)).toBe(true);
   return { process: python, target: `127.0.0.1:${port}`, output: () => output };
 }
