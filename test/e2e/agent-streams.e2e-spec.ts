@@ -6,6 +6,7 @@ import { ErrorCode } from '../../apps/gateway/src/errors/error-code';
 import { MetricsService } from '../../apps/gateway/src/observability/metrics.service';
 import { eventually } from '../support/clients';
 import { TEST_JWT_SECRET } from '../support/gateway';
+import { startPythonAgent, type PythonAgent } from '../support/python-agent';
 import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
 
 const LEAVING = 1_150; // past the 1,000 resets at once that Node's HTTP/2 server lets a client send
@@ -151,6 +152,59 @@ describe('a mass cancel of agent streams', () => {
     } finally {
       warn.mockRestore();
     }
+  }, 60_000);
+});
+
+/**
+ * The same storm against the example Python agent with no pacing: grpcio has no rapid-reset limit,
+ * which is what the READMEs' advice for such agents (cancel at once) rests on.
+ */
+describe('a mass cancel of streams from a grpcio agent, unpaced', () => {
+  let python: PythonAgent;
+  let client: AgentClient;
+  let metrics: MetricsService;
+
+  beforeAll(async () => {
+    python = await startPythonAgent('--tokens-per-second', '1', '--max-workers', String(LEAVING + STAYING + 10));
+    ({ client, metrics } = agentClientFor(python.target, {
+      max_in_flight: 5_000,
+      breaker: { volume_threshold: 5 },
+      cancel_pacing: { burst: 100_000, per_second: 1_000 },
+    }));
+  }, 30_000);
+
+  afterAll(() => {
+    client?.onApplicationShutdown();
+    python?.process.kill('SIGTERM');
+  });
+
+  it('keeps the other calls on the connection alive', async () => {
+    const streams = (n: number, leaving: boolean) =>
+      Array.from({ length: n }, () => {
+        const stream = { chunks: 0, abort: new AbortController(), outcome: Promise.resolve('') };
+        stream.outcome = streamFrom(
+          client,
+          {},
+          {
+            signal: leaving ? stream.abort.signal : undefined,
+            onChunk: () => (stream.chunks += 1),
+          },
+        );
+        return stream;
+      });
+    const leaving = streams(LEAVING, true);
+    const staying = streams(STAYING, false);
+    expect(await eventually(() => [...leaving, ...staying].every((s) => s.chunks > 0), 30_000)).toBe(true);
+    for (const stream of leaving) stream.abort.abort();
+
+    expect(new Set(await Promise.all(leaving.map((s) => s.outcome)))).toEqual(new Set([ErrorCode.REQUEST_CANCELLED]));
+    // Every cancel went out at once: none ever waited its turn (the gauge is set only when one does).
+    expect(await gauge(metrics, 'gateway_agent_cancels_pending')).toBeUndefined();
+    const before = staying.map((s) => s.chunks);
+    await sleep(1_500);
+    expect(staying.every((s, i) => s.chunks > before[i])).toBe(true);
+    const settledEarly = await Promise.race([Promise.any(staying.map((s) => s.outcome)), sleep(0, 'none')]);
+    expect(settledEarly).toBe('none');
   }, 60_000);
 });
 

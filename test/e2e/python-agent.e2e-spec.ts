@@ -1,28 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { createTestGateway, type TestGateway } from '../support/gateway';
 import { eventually, readSse, sseRequest } from '../support/clients';
-import { freePort } from '../support/processes';
-
-const PYTHON = process.env.TEST_PYTHON ?? '/usr/bin/python3';
-const SERVER = join(__dirname, '..', '..', 'examples', 'python-agent', 'agent_server.py');
-
-interface PythonAgent {
-  process: ChildProcess;
-  target: string;
-  output: () => string;
-}
-
-/** The example agent as its README runs it, with extra command-line options. */
-async function startPythonAgent(...options: string[]): Promise<PythonAgent> {
-  const port = await freePort();
-  const python = spawn(PYTHON, [SERVER, '--port', String(port), ...options], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  python.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  python.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  expect(await eventually(() => output.includes('"listening"'), 15_000)).toBe(true);
-  return { process: python, target: `127.0.0.1:${port}`, output: () => output };
-}
+import { startPythonAgent, type PythonAgent } from '../support/python-agent';
 
 /** The gateway in front of the example Python agent (grpcio from Debian), as a team would run it. */
 describe('the gateway with the Python agent', () => {
