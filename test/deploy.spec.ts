@@ -97,6 +97,14 @@ describe('docker-compose.yml', () => {
     expect(compose.services.gateway.healthcheck.test.join(' ')).toContain('/health/ready');
   });
 
+  it("keeps the gateway's calls to the Python agent within its worker threads, and cancels them unpaced", () => {
+    const python = AppConfig.fromEnv({ ...compose.services.gateway.environment, JWT_SECRET: 'x'.repeat(40) }).agents[1];
+    expect(python.max_in_flight).toBeLessThanOrEqual(
+      Number(compose.services['python-agent'].environment.AGENT_MAX_WORKERS),
+    );
+    expect(python.cancel_pacing.burst).toBeGreaterThan(python.max_in_flight);
+  });
+
   it('builds from Dockerfiles that exist, and starts commands the build produces', () => {
     for (const service of Object.values<{ build?: { dockerfile: string }; command?: string[] }>(compose.services)) {
       if (service.build) expect(existsSync(join(ROOT, service.build.dockerfile))).toBe(true);
