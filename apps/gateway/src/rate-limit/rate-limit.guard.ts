@@ -8,7 +8,7 @@ import { JwtVerifier } from '../auth/jwt-verifier';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
 import { RouteFlag } from '../common/route-flag';
-import { RateLimiter } from './rate-limiter';
+import { RateLimiter, trackerOf } from './rate-limiter';
 import { showRateLimit } from './rate-limit-headers';
 
 /** What a request costs: a batch counts as its number of items. */
@@ -55,7 +55,7 @@ export class RateLimitGuard extends ThrottlerGuard {
         return undefined;
       });
     }
-    return req.user ? `user:${req.user.id}` : `ip:${req.ip}`;
+    return trackerOf(req.user?.id, req.ip);
   }
 
   /**

@@ -7,6 +7,11 @@ import { RateLimitStore, type WindowHit } from './rate-limit.store';
 
 export type RateLimitWindow = RateLimitConfig['limits'][number];
 
+/** Whom a request counts against, on every transport: its user with a valid token, else its IP. */
+export function trackerOf(userId: string | undefined, ip?: string): string {
+  return userId ? `user:${userId}` : `ip:${ip}`;
+}
+
 /** Counts requests against every configured limit: for the HTTP guard and for WebSocket messages. */
 @Injectable()
 export class RateLimiter {

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import type { RawData, WebSocket } from 'ws';
 import { MetricsService } from '../observability/metrics.service';
-import { RateLimiter } from '../rate-limit/rate-limiter';
+import { RateLimiter, trackerOf } from '../rate-limit/rate-limiter';
 import { mapError } from '../errors/all-exceptions.filter';
 import { DrainState } from '../health/drain-state';
 import type { Run, RunCursor } from './run';
@@ -90,7 +90,7 @@ export class StreamGateway implements OnGatewayConnection {
     }
     try {
       // Every message asks for work, like an HTTP request: each counts against the limits.
-      await this.limiter.consume(`user:${userId}`, 'ws');
+      await this.limiter.consume(trackerOf(userId), 'ws');
       switch (message.event) {
         case 'query': {
           const run = await this.streams.start(message.data, { userId, requestId: `ws-${id}-${randomUUID()}` });

@@ -11,7 +11,7 @@ import { mapError } from '../errors/all-exceptions.filter';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import { showRateLimit } from '../rate-limit/rate-limit-headers';
-import { RateLimiter } from '../rate-limit/rate-limiter';
+import { RateLimiter, trackerOf } from '../rate-limit/rate-limiter';
 
 export type UpgradeRequest = IncomingMessage & {
   user?: AuthUser;
@@ -69,7 +69,7 @@ export class AuthenticatedWsAdapter extends WsAdapter {
   /** Counts the upgrade against the caller's limits, then lets in only a valid token or ticket. */
   private async admit(req: UpgradeRequest): Promise<void> {
     const user = await this.authenticate(req).catch(() => undefined);
-    const tracker = user ? `user:${user.id}` : `ip:${req.socket.remoteAddress}`;
+    const tracker = trackerOf(user?.id, req.socket.remoteAddress);
     const headers = (req.rateLimitHeaders = new Map<string, string | number>());
     await this.limiter.consume(tracker, 'ws-upgrade', 1, (window, hit) => showRateLimit(headers, window, hit));
     if (!user) throw new AppException(ErrorCode.UNAUTHENTICATED, 'Unauthorized');
