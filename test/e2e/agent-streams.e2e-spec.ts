@@ -12,9 +12,45 @@ import { startReferenceAgent, type RunningAgent } from '../support/reference-age
 const LEAVING = 1_150; // past the 1,000 resets at once that Node's HTTP/2 server lets a client send
 const STAYING = 20;
 
+interface StormStream {
+  chunks: number;
+  abort: AbortController;
+  outcome: Promise<string>;
+}
+
 interface Storm {
-  leaving: Array<{ abort: AbortController; outcome: Promise<string> }>;
-  staying: Array<{ chunks: number; outcome: Promise<string> }>;
+  leaving: StormStream[];
+  staying: StormStream[];
+}
+
+/**
+ * Opens LEAVING + STAYING streams with `open`, waits (up to `waitMs`) until `ready` says they are
+ * all under way, then cancels the LEAVING ones at once.
+ */
+async function storm(
+  open: (signal: AbortSignal | undefined, onChunk: () => void) => Promise<string>,
+  ready: (streams: Storm) => boolean,
+  waitMs: number,
+): Promise<Storm> {
+  const streams = (n: number, leaving: boolean) =>
+    Array.from({ length: n }, () => {
+      const stream: StormStream = { chunks: 0, abort: new AbortController(), outcome: Promise.resolve('') };
+      stream.outcome = open(leaving ? stream.abort.signal : undefined, () => (stream.chunks += 1));
+      return stream;
+    });
+  const opened = { leaving: streams(LEAVING, true), staying: streams(STAYING, false) };
+  expect(await eventually(() => ready(opened), waitMs)).toBe(true);
+  for (const stream of opened.leaving) stream.abort.abort();
+  return opened;
+}
+
+/** The streams that stayed still get chunks a moment later, and none of them has ended. */
+async function expectStillStreaming(staying: StormStream[]): Promise<void> {
+  const before = staying.map((s) => s.chunks);
+  await sleep(1_500);
+  expect(staying.every((s, i) => s.chunks > before[i])).toBe(true);
+  const settledEarly = await Promise.race([Promise.any(staying.map((s) => s.outcome)), sleep(0, 'none')]);
+  expect(settledEarly).toBe('none');
 }
 
 /** The agent client on its own (no HTTP) in front of one agent entry, `ref`, with its metrics. */
@@ -78,28 +114,13 @@ describe('a mass cancel of agent streams', () => {
       ...(cancelPacing ? { cancel_pacing: cancelPacing } : {}),
     }));
 
-  const open = (signal?: AbortSignal, onChunk?: () => void) =>
-    streamFrom(client, { ref_tokens_per_second: '2' }, { signal, onChunk });
-
-  /** Opens every stream, waits until all have a first chunk, then cancels LEAVING of them at once. */
-  const storm = async (): Promise<Storm> => {
-    const leaving = Array.from({ length: LEAVING }, () => {
-      const abort = new AbortController();
-      return { abort, outcome: open(abort.signal) };
-    });
-    const staying = Array.from({ length: STAYING }, () => {
-      const stream = { chunks: 0, outcome: Promise.resolve('') };
-      stream.outcome = open(undefined, () => (stream.chunks += 1));
-      return stream;
-    });
-    const allOpen = await eventually(
-      () => agent.server.stats().active === LEAVING + STAYING && staying.every((s) => s.chunks > 0),
+  /** Every stream open at the agent and a first chunk on each that stays, then LEAVING cancelled. */
+  const referenceStorm = () =>
+    storm(
+      (signal, onChunk) => streamFrom(client, { ref_tokens_per_second: '2' }, { signal, onChunk }),
+      ({ staying }) => agent.server.stats().active === LEAVING + STAYING && staying.every((s) => s.chunks > 0),
       20_000,
     );
-    expect(allOpen).toBe(true);
-    for (const stream of leaving) stream.abort.abort();
-    return { leaving, staying };
-  };
 
   beforeEach(async () => {
     agent = await startReferenceAgent();
@@ -112,17 +133,13 @@ describe('a mass cancel of agent streams', () => {
 
   it('keeps the other calls on the connection alive, and the breaker closed', async () => {
     clientFor(); // the default pacing
-    const { leaving, staying } = await storm();
+    const { leaving, staying } = await referenceStorm();
 
     // The leaving clients are let go at once, whatever the pacing does with the agent calls.
     const outcomes = await Promise.all(leaving.map((s) => s.outcome));
     expect(new Set(outcomes)).toEqual(new Set([ErrorCode.REQUEST_CANCELLED]));
 
-    const before = staying.map((s) => s.chunks);
-    await sleep(1_500);
-    expect(staying.every((s, i) => s.chunks > before[i])).toBe(true);
-    const settledEarly = await Promise.race([Promise.any(staying.map((s) => s.outcome)), sleep(0, 'none')]);
-    expect(settledEarly).toBe('none');
+    await expectStillStreaming(staying);
 
     const answer = await client.query(
       'ref',
@@ -142,7 +159,7 @@ describe('a mass cancel of agent streams', () => {
     clientFor({ burst: 1_000_000, per_second: 1_000_000 });
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     try {
-      const { staying } = await storm();
+      const { staying } = await referenceStorm();
       const outcomes = await Promise.all(staying.map((s) => s.outcome));
       expect(outcomes).toContain(ErrorCode.AGENT_ERROR);
       expect(warn).toHaveBeenCalledWith(
@@ -179,32 +196,16 @@ describe('a mass cancel of streams from a grpcio agent, unpaced', () => {
   });
 
   it('keeps the other calls on the connection alive', async () => {
-    const streams = (n: number, leaving: boolean) =>
-      Array.from({ length: n }, () => {
-        const stream = { chunks: 0, abort: new AbortController(), outcome: Promise.resolve('') };
-        stream.outcome = streamFrom(
-          client,
-          {},
-          {
-            signal: leaving ? stream.abort.signal : undefined,
-            onChunk: () => (stream.chunks += 1),
-          },
-        );
-        return stream;
-      });
-    const leaving = streams(LEAVING, true);
-    const staying = streams(STAYING, false);
-    expect(await eventually(() => [...leaving, ...staying].every((s) => s.chunks > 0), 30_000)).toBe(true);
-    for (const stream of leaving) stream.abort.abort();
+    const { leaving, staying } = await storm(
+      (signal, onChunk) => streamFrom(client, {}, { signal, onChunk }),
+      (streams) => [...streams.leaving, ...streams.staying].every((s) => s.chunks > 0),
+      30_000,
+    );
 
     expect(new Set(await Promise.all(leaving.map((s) => s.outcome)))).toEqual(new Set([ErrorCode.REQUEST_CANCELLED]));
     // Every cancel went out at once: none ever waited its turn (the gauge is set only when one does).
     expect(await gauge(metrics, 'gateway_agent_cancels_pending')).toBeUndefined();
-    const before = staying.map((s) => s.chunks);
-    await sleep(1_500);
-    expect(staying.every((s, i) => s.chunks > before[i])).toBe(true);
-    const settledEarly = await Promise.race([Promise.any(staying.map((s) => s.outcome)), sleep(0, 'none')]);
-    expect(settledEarly).toBe('none');
+    await expectStillStreaming(staying);
   }, 60_000);
 });
 
