@@ -1,5 +1,5 @@
 import { createTestGateway, type TestGateway } from '../support/gateway';
-import { eventually, readSse, sseRequest } from '../support/clients';
+import { cancelRun, eventually, readSse, readSseNotingRun, sseRequest } from '../support/clients';
 import { startPythonAgent, type PythonAgent } from '../support/python-agent';
 
 /** The gateway in front of the example Python agent (grpcio from Debian), as a team would run it. */
@@ -45,24 +45,16 @@ describe('the gateway with the Python agent', () => {
   });
 
   it('cancels a stream, and the Python side sees the cancellation', async () => {
-    let runId = '';
-    const reading = readSse(
+    const { reading, runId } = readSseNotingRun(
       await sseRequest(
         base,
         token,
         { agent_id: 'py', query: 'tell me about streams and python' },
         { 'x-request-id': 'py-cancel-1' },
       ),
-      Infinity,
-      (e) => {
-        if (e.event === 'start') runId = e.json().run_id as string;
-      },
     );
-    expect(await eventually(() => runId !== '')).toBe(true);
-    await fetch(`${base}/api/v1/agent/stream/${runId}/cancel`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
-    });
+    expect(await eventually(() => runId() !== '')).toBe(true);
+    await cancelRun(base, token, runId());
     const { events } = await reading;
     expect(events.at(-1)!.json()).toMatchObject({ code: 'REQUEST_CANCELLED' });
     expect(await eventually(() => /"msg": "cancelled".*"request_id": "py-cancel-1"/.test(output()), 3000)).toBe(true);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestGateway, type TestGateway } from '../support/gateway';
-import { eventually, readSse, sseRequest, WsClient } from '../support/clients';
+import { cancelRun, eventually, readSse, readSseNotingRun, sseRequest, WsClient } from '../support/clients';
 import { freePort, spawnBuilt, type Spawned } from '../support/processes';
 import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
 
@@ -106,16 +106,10 @@ describe('streaming over SSE and WebSocket', () => {
         query: QUESTION,
         options: { ref_tokens_per_second: 5 },
       });
-      let runId = '';
-      const reading = readSse(res, Infinity, (e) => {
-        if (e.event === 'start') runId = e.json().run_id as string;
-      });
-      expect(await eventually(() => runId !== '' && activeAgentCalls() === 1)).toBe(true);
+      const { reading, runId } = readSseNotingRun(res);
+      expect(await eventually(() => runId() !== '' && activeAgentCalls() === 1)).toBe(true);
       const cancelledBefore = agent.server.stats().cancelled;
-      const cancel = await fetch(`${base}/api/v1/agent/stream/${runId}/cancel`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-      });
+      const cancel = await cancelRun(base, token, runId());
       expect(cancel.status).toBe(202);
       expect(await eventually(() => activeAgentCalls() === 0, 1000)).toBe(true);
       expect(agent.server.stats().cancelled).toBe(cancelledBefore + 1);
