@@ -11,6 +11,8 @@ import { startReferenceAgent, type RunningAgent } from '../support/reference-age
 
 const LEAVING = 1_150; // past the 1,000 resets at once that Node's HTTP/2 server lets a client send
 const STAYING = 20;
+/** A query the reference agent answers in 132 chunks: more than a paused call takes in unread. */
+const LONG_ANSWER = 'rate limits tokens sessions agents streaming authentication';
 
 interface StormStream {
   chunks: number;
@@ -74,7 +76,8 @@ function streamFrom(
     signal,
     onChunk = () => undefined,
     firstChunkMs = 10_000,
-  }: { signal?: AbortSignal; onChunk?: () => void; firstChunkMs?: number },
+    query = 'what does a circuit breaker do',
+  }: { signal?: AbortSignal; onChunk?: () => void; firstChunkMs?: number; query?: string },
 ): Promise<string> {
   return client
     .stream(
@@ -82,7 +85,7 @@ function streamFrom(
       {
         session_id: '',
         agent_id: 'ref',
-        query: 'what does a circuit breaker do',
+        query,
         options,
         history: [],
         request_id: 'agent-streams',
@@ -149,11 +152,29 @@ describe('a mass cancel of agent streams', () => {
     expect(answer.answer.length).toBeGreaterThan(0);
     expect((await gauge(metrics, 'gateway_circuit_breaker_state')).value).toBe(0); // closed
 
-    // The agent saw the burst cancelled at once; the rest wait their turn, paused.
+    // The agent saw the burst cancelled at once; the rest wait their turn.
     expect((await gauge(metrics, 'gateway_agent_cancels_pending')).value).toBeGreaterThan(0);
     expect(agent.server.stats().cancelled).toBeGreaterThanOrEqual(500);
     expect(agent.server.stats().cancelled).toBeLessThan(LEAVING);
   }, 60_000);
+
+  it('keeps reading a call that waits for its cancel, so an answer the agent finishes meanwhile ends it', async () => {
+    clientFor({ burst: 1, per_second: 1 });
+    const pending = async () => (await gauge(metrics, 'gateway_agent_cancels_pending')).value;
+    // The agent thinks for 400 ms, then streams its whole answer at once: before the first paced cancel.
+    const options = { ref_latency_ms: '400', ref_tokens_per_second: '0' };
+    const aborts = Array.from({ length: 6 }, () => new AbortController());
+    const outcomes = aborts.map((abort) => streamFrom(client, options, { signal: abort.signal, query: LONG_ANSWER }));
+    expect(await eventually(() => agent.server.stats().active === aborts.length)).toBe(true);
+    for (const abort of aborts) abort.abort();
+    expect(new Set(await Promise.all(outcomes))).toEqual(new Set([ErrorCode.REQUEST_CANCELLED]));
+    expect(await pending()).toBe(aborts.length - 1);
+
+    // A paused call would hold its answer unread, its end unseen, until its turn a few seconds later:
+    // memory that grows with every chunk an abandoned stream is sent.
+    expect(await eventually(async () => (await pending()) === 0, 2_500)).toBe(true);
+    expect(agent.server.stats()).toMatchObject({ active: 0, cancelled: 1 });
+  });
 
   it('(why) without pacing the same storm fails the calls that stayed', async () => {
     clientFor({ burst: 1_000_000, per_second: 1_000_000 });

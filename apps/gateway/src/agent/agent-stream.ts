@@ -31,7 +31,8 @@ export class StreamNotStartedError extends Error {
 /**
  * Runs one StreamQuery call on one target. The first-chunk and idle deadlines are ours (a gRPC
  * deadline only bounds the whole call); an abort cancels the call, which the agent sees. A local
- * cancel settles the run at once; the cancel itself goes through the target's pacer.
+ * cancel settles the run at once; the cancel itself goes through the target's pacer, and until it
+ * goes out the call's chunks are still read, and dropped.
  */
 export function runTargetStream(
   target: AgentTarget,

@@ -123,7 +123,7 @@ export class AgentTarget {
     });
   }
 
-  /** A raw server stream: unlike the Observable form it can be paused and cancelled directly. */
+  /** A raw server stream: unlike the Observable form it can be cancelled directly, through the pacer. */
   streamQuery(request: QueryRequest, metadata: Metadata, deadline: Date): ClientReadableStream<QueryChunk> {
     return withoutStackTrace(() => this.stub.StreamQuery(request, metadata, { deadline }));
   }

@@ -3,8 +3,6 @@ import type { AgentDefinition } from '../config/env.schema';
 /** What the pacer needs of a gRPC call: unary and streaming calls both have these. */
 export interface CancellableCall {
   cancel(): void;
-  /** Streams only: stops reading, so that HTTP/2 flow control holds the agent back. */
-  pause?(): unknown;
   once(event: 'status', listener: () => void): unknown;
 }
 
@@ -20,9 +18,11 @@ interface Pending {
  * nghttp2 (Node's, so every grpc-js agent; Envoy) defend against "rapid reset" by closing the whole
  * connection when a client resets more than 1,000 streams at once or more than 33 a second after
  * that, and every other call on the connection fails. A mass disconnect of stream clients does
- * exactly that. So past the burst, cancels wait their turn; a waiting stream is paused, and flow
- * control stops the agent from producing for it. A call that ends by itself meanwhile (its deadline,
- * the agent finishing) costs nothing.
+ * exactly that. So past the burst, cancels wait their turn, and a call that ends by itself meanwhile
+ * (the agent finishing, its deadline) costs nothing. A waiting stream is still read, its chunks
+ * dropped: paused, it would keep up to an HTTP/2 window of small frames unread (about 0.3 MB for a
+ * token stream), enough to exhaust memory when thousands of streaming clients leave at once, and the
+ * agent could never finish it.
  */
 export class CancelPacer {
   private tokens: number;
@@ -52,7 +52,6 @@ export class CancelPacer {
     }
     const entry: Pending = { call, ended: false };
     call.once('status', () => (entry.ended = true));
-    call.pause?.();
     this.queue.push(entry);
     this.onPendingChange(this.pending);
     this.schedule();
