@@ -55,11 +55,15 @@ async function expectStillStreaming(staying: StormStream[]): Promise<void> {
   expect(settledEarly).toBe('none');
 }
 
-/** The agent client on its own (no HTTP) in front of one agent entry, `ref`, with its metrics. */
-function agentClientFor(target: string, entry: object): { client: AgentClient; metrics: MetricsService } {
+/** The agent client on its own (no HTTP) in front of agent entries (`ref` alone by default), with its metrics. */
+function agentClientFor(
+  target: string,
+  entry: object,
+  ids = ['ref'],
+): { client: AgentClient; metrics: MetricsService } {
   const config = AppConfig.fromEnv({
     JWT_SECRET: TEST_JWT_SECRET,
-    AGENTS: JSON.stringify([{ id: 'ref', targets: [target], ...entry }]),
+    AGENTS: JSON.stringify(ids.map((id) => ({ id, targets: [target], ...entry }))),
   });
   const metrics = new MetricsService();
   return { client: new AgentClient(config, metrics), metrics };
@@ -68,7 +72,7 @@ function agentClientFor(target: string, entry: object): { client: AgentClient; m
 const gauge = async (metrics: MetricsService, name: string) =>
   (await metrics.registry.getSingleMetric(name)!.get()).values[0];
 
-/** One streamed answer from `ref`; resolves with 'finished' or the error code it ended with. */
+/** One streamed answer (from `ref` by default); resolves with 'finished' or the error code it ended with. */
 function streamFrom(
   client: AgentClient,
   options: Record<string, string>,
@@ -77,14 +81,15 @@ function streamFrom(
     onChunk = () => undefined,
     firstChunkMs = 10_000,
     query = 'what does a circuit breaker do',
-  }: { signal?: AbortSignal; onChunk?: () => void; firstChunkMs?: number; query?: string },
+    agentId = 'ref',
+  }: { signal?: AbortSignal; onChunk?: () => void; firstChunkMs?: number; query?: string; agentId?: string },
 ): Promise<string> {
   return client
     .stream(
-      'ref',
+      agentId,
       {
         session_id: '',
-        agent_id: 'ref',
+        agent_id: agentId,
         query,
         options,
         history: [],
@@ -110,20 +115,30 @@ describe('a mass cancel of agent streams', () => {
   let client: AgentClient;
   let metrics: MetricsService;
 
-  const clientFor = (cancelPacing?: object) =>
-    ({ client, metrics } = agentClientFor(agent.target, {
-      max_in_flight: 5_000,
-      breaker: { volume_threshold: 5 },
-      ...(cancelPacing ? { cancel_pacing: cancelPacing } : {}),
-    }));
+  const clientFor = (cancelPacing?: object, ids?: string[]) =>
+    ({ client, metrics } = agentClientFor(
+      agent.target,
+      {
+        max_in_flight: 5_000,
+        breaker: { volume_threshold: 5 },
+        ...(cancelPacing ? { cancel_pacing: cancelPacing } : {}),
+      },
+      ids,
+    ));
 
-  /** Every stream open at the agent and a first chunk on each that stays, then LEAVING cancelled. */
-  const referenceStorm = () =>
-    storm(
-      (signal, onChunk) => streamFrom(client, { ref_tokens_per_second: '2' }, { signal, onChunk }),
+  /**
+   * Every stream open at the agent and a first chunk on each that stays, then LEAVING cancelled. The
+   * streams go to `ids` in turn.
+   */
+  const referenceStorm = (ids = ['ref']) => {
+    let opened = 0;
+    return storm(
+      (signal, onChunk) =>
+        streamFrom(client, { ref_tokens_per_second: '2' }, { signal, onChunk, agentId: ids[opened++ % ids.length] }),
       ({ staying }) => agent.server.stats().active === LEAVING + STAYING && staying.every((s) => s.chunks > 0),
       20_000,
     );
+  };
 
   beforeEach(async () => {
     agent = await startReferenceAgent();
@@ -156,6 +171,14 @@ describe('a mass cancel of agent streams', () => {
     expect((await gauge(metrics, 'gateway_agent_cancels_pending')).value).toBeGreaterThan(0);
     expect(agent.server.stats().cancelled).toBeGreaterThanOrEqual(500);
     expect(agent.server.stats().cancelled).toBeLessThan(LEAVING);
+  }, 60_000);
+
+  it('gives each agent served at one address a connection of its own, whose cancels its pacing holds', async () => {
+    // Two agents in one server process (one address): each paces its own cancels within the
+    // server's limit of 1,000 at once, which only holds if each has its own connection.
+    clientFor({ burst: 600, per_second: 25 }, ['a', 'b']);
+    const { staying } = await referenceStorm(['a', 'b']);
+    await expectStillStreaming(staying);
   }, 60_000);
 
   it('keeps reading a call that waits for its cancel, so an answer the agent finishes meanwhile ends it', async () => {

@@ -86,8 +86,14 @@ export class AgentTarget {
         protoPath: AGENT_PROTO_PATH,
         loader: PROTO_LOADER_OPTIONS,
         keepalive: { keepaliveTimeMs: 30_000, keepaliveTimeoutMs: 10_000, keepalivePermitWithoutCalls: 0 },
-        // Reconnect soon after an agent restarts (grpc-js would back off up to two minutes).
-        channelOptions: { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2000 },
+        channelOptions: {
+          // Reconnect soon after an agent restarts (grpc-js would back off up to two minutes).
+          'grpc.initial_reconnect_backoff_ms': 250,
+          'grpc.max_reconnect_backoff_ms': 2000,
+          // A connection of its own: grpc-js would share one between agents served at the same address,
+          // and their cancels together could pass the server's rapid-reset limit each pacer keeps to.
+          'grpc.use_local_subchannel_pool': 1,
+        },
       },
     });
     const grpc = this.proxy as ClientGrpc;
