@@ -11,8 +11,6 @@ import { startReferenceAgent, type RunningAgent } from '../support/reference-age
 
 const LEAVING = 1_150; // past the 1,000 resets at once that Node's HTTP/2 server lets a client send
 const STAYING = 20;
-/** A query the reference agent answers in 132 chunks: more than a paused call takes in unread. */
-const LONG_ANSWER = 'rate limits tokens sessions agents streaming authentication';
 
 interface StormStream {
   chunks: number;
@@ -80,9 +78,8 @@ function streamFrom(
     signal,
     onChunk = () => undefined,
     firstChunkMs = 10_000,
-    query = 'what does a circuit breaker do',
     agentId = 'ref',
-  }: { signal?: AbortSignal; onChunk?: () => void; firstChunkMs?: number; query?: string; agentId?: string },
+  }: { signal?: AbortSignal; onChunk?: () => void; firstChunkMs?: number; agentId?: string },
 ): Promise<string> {
   return client
     .stream(
@@ -90,7 +87,7 @@ function streamFrom(
       {
         session_id: '',
         agent_id: agentId,
-        query,
+        query: 'what does a circuit breaker do',
         options,
         history: [],
         request_id: 'agent-streams',
@@ -184,10 +181,11 @@ describe('a mass cancel of agent streams', () => {
   it('keeps reading a call that waits for its cancel, so an answer the agent finishes meanwhile ends it', async () => {
     clientFor({ burst: 1, per_second: 1 });
     const pending = async () => (await gauge(metrics, 'gateway_agent_cancels_pending')).value;
-    // The agent thinks for 400 ms, then streams its whole answer at once: before the first paced cancel.
-    const options = { ref_latency_ms: '400', ref_tokens_per_second: '0' };
+    // The agent thinks for 400 ms, then streams its whole answer at once, before the first paced cancel:
+    // 200 chunks, more than a paused call takes in unread.
+    const options = { ref_latency_ms: '400', ref_tokens_per_second: '0', ref_repeat: '20' };
     const aborts = Array.from({ length: 6 }, () => new AbortController());
-    const outcomes = aborts.map((abort) => streamFrom(client, options, { signal: abort.signal, query: LONG_ANSWER }));
+    const outcomes = aborts.map((abort) => streamFrom(client, options, { signal: abort.signal }));
     expect(await eventually(() => agent.server.stats().active === aborts.length)).toBe(true);
     for (const abort of aborts) abort.abort();
     expect(new Set(await Promise.all(outcomes))).toEqual(new Set([ErrorCode.REQUEST_CANCELLED]));

@@ -2,13 +2,15 @@ import { status } from '@grpc/grpc-js';
 
 /**
  * Switches for tests and benchmarks. Defaults come from the environment; a request may override
- * them through its options (ref_latency_ms, ref_tokens_per_second, ref_fail, ref_fail_rate,
+ * them through its options (ref_latency_ms, ref_tokens_per_second, ref_repeat, ref_fail, ref_fail_rate,
  * ref_fail_after_chunks) only with AGENT_ALLOW_OVERRIDES=true: else any caller of the gateway could
  * make the agent fail and open its breaker for everyone.
  */
 export interface Behaviour {
   latencyMs: number;
   tokensPerSecond: number;
+  /** Streams only: the answer is streamed this many times over (a long answer). */
+  repeat: number;
   /** A gRPC status name (UNAVAILABLE, INTERNAL, ...) to fail with, or undefined. */
   fail?: keyof typeof status;
   failRate: number;
@@ -50,6 +52,7 @@ export function resolveBehaviour(defaults: BehaviourDefaults, options: Record<st
   return {
     latencyMs: num(o.ref_latency_ms, defaults.latencyMs, 0, 600_000),
     tokensPerSecond: num(o.ref_tokens_per_second, defaults.tokensPerSecond, 0, 1_000_000),
+    repeat: Math.trunc(num(o.ref_repeat, 1, 1, 10_000)),
     fail: statusName(o.ref_fail),
     failRate: num(o.ref_fail_rate, defaults.failRate, 0, 1),
     failAfterChunks: failAfter === undefined ? undefined : num(failAfter, 0, 0, 1_000_000),

@@ -61,7 +61,8 @@ describe('behaviour switches', () => {
   const defaults = behaviourDefaultsFromEnv({ AGENT_TOKENS_PER_SECOND: '20', AGENT_ALLOW_OVERRIDES: 'true' });
 
   it('takes defaults from the environment and lets a request override them', () => {
-    expect(resolveBehaviour(defaults, {})).toMatchObject({ tokensPerSecond: 20, latencyMs: 0 });
+    expect(resolveBehaviour(defaults, {})).toMatchObject({ tokensPerSecond: 20, latencyMs: 0, repeat: 1 });
+    expect(resolveBehaviour(defaults, { ref_repeat: '3.7' })).toMatchObject({ repeat: 3 });
     expect(resolveBehaviour(defaults, { ref_latency_ms: '250', ref_fail: 'unavailable' })).toMatchObject({
       latencyMs: 250,
       fail: 'UNAVAILABLE',

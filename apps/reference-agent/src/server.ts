@@ -67,6 +67,10 @@ async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
   }
 }
 
+function* repeated<T>(items: T[], times: number): Generator<T> {
+  for (let i = 0; i < times; i++) yield* items;
+}
+
 export class ReferenceAgentServer {
   private readonly server = new grpc.Server();
   private readonly health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
@@ -199,7 +203,7 @@ export class ReferenceAgentServer {
       const { answer, sources, usage } = this.agent.answer(request.query, request.history);
       const gapMs = behaviour.tokensPerSecond > 0 ? 1000 / behaviour.tokensPerSecond : 0;
       let sent = 0;
-      for (const token of splitIntoTokens(answer)) {
+      for (const token of repeated(splitIntoTokens(answer), behaviour.repeat)) {
         if (behaviour.fail && behaviour.failAfterChunks !== undefined && sent >= behaviour.failAfterChunks) {
           return fail(failure(behaviour.fail, 'reference agent failed mid-stream'));
         }
