@@ -5,6 +5,7 @@ import { AppConfig } from '../../apps/gateway/src/config/app-config';
 import { ErrorCode } from '../../apps/gateway/src/errors/error-code';
 import { MetricsService } from '../../apps/gateway/src/observability/metrics.service';
 import { eventually } from '../support/clients';
+import { collected } from '../support/gc';
 import { TEST_JWT_SECRET } from '../support/gateway';
 import { startPythonAgent, type PythonAgent } from '../support/python-agent';
 import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
@@ -195,6 +196,30 @@ describe('a mass cancel of agent streams', () => {
     // memory that grows with every chunk an abandoned stream is sent.
     expect(await eventually(async () => (await pending()) === 0, 2_500)).toBe(true);
     expect(agent.server.stats()).toMatchObject({ active: 0, cancelled: 1 });
+  });
+
+  it('keeps no run alive while its call waits for the cancel', async () => {
+    clientFor({ burst: 1, per_second: 1 });
+    // What a run holds on to (its chunk handler) is only referenced through the stream it started.
+    const handlers = await (async () => {
+      const streams = Array.from({ length: 4 }, () => ({ abort: new AbortController(), chunks: 0 }));
+      const outcomes = streams.map((s) =>
+        streamFrom(
+          client,
+          { ref_tokens_per_second: '5', ref_repeat: '20' },
+          {
+            signal: s.abort.signal,
+            onChunk: () => (s.chunks += 1),
+          },
+        ),
+      );
+      expect(await eventually(() => streams.every((s) => s.chunks > 0))).toBe(true);
+      for (const s of streams) s.abort.abort();
+      await Promise.all(outcomes);
+      return streams.map((s) => new WeakRef(s));
+    })();
+    expect(await collected(handlers)).toEqual([true, true, true, true]);
+    expect((await gauge(metrics, 'gateway_agent_cancels_pending')).value).toBeGreaterThanOrEqual(2);
   });
 
   it('(why) without pacing the same storm fails the calls that stayed', async () => {

@@ -21,6 +21,8 @@ export interface StreamResult {
   usage: Usage | null;
 }
 
+const ignore = () => undefined;
+
 /** Raised before the first chunk: the only point where a stream may be retried elsewhere. */
 export class StreamNotStartedError extends Error {
   constructor(override readonly cause: unknown) {
@@ -84,6 +86,10 @@ export function runTargetStream(
   };
   const cancelLocally = (failure: AppException) => {
     if (settled) return;
+    // The call may wait for its turn to be cancelled, still read: it must not keep this run (its
+    // handlers, the answer so far) alive meanwhile, so listeners that hold nothing replace ours.
+    call.removeAllListeners();
+    call.on('data', ignore).on('error', ignore);
     target.cancels.cancel(call);
     settle(failure);
   };

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { collected } from '../../../../test/support/gc';
 import { CancelPacer } from './cancel-pacer';
 
 class FakeCall extends EventEmitter {
@@ -42,6 +43,33 @@ describe('CancelPacer', () => {
     jest.advanceTimersByTime(100);
     expect(endedAlone.cancelled).toBe(false);
     expect(third.cancelled).toBe(true);
+  });
+
+  it('counts a call that ended by itself as no longer waiting at once', () => {
+    const pending: number[] = [];
+    const pacer = new CancelPacer({ burst: 1, per_second: 1 }, (n) => pending.push(n));
+    const [, second, third] = calls(3).map((c) => (pacer.cancel(c), c));
+    second.emit('status', { code: 0 });
+    expect(pacer.pending).toBe(1);
+    third.emit('status', { code: 4 });
+    expect(pacer.pending).toBe(0);
+    expect(pending).toEqual([1, 2, 1, 0]);
+    expect(jest.getTimerCount()).toBe(0); // nothing left to pace
+  });
+
+  it('keeps no call it is done with alive: a waiting call holds its run, which can be large', async () => {
+    const pacer = new CancelPacer({ burst: 1, per_second: 10 });
+    const still = new FakeCall();
+    const done = (() => {
+      const [first, endedAlone, cancelledInTurn] = calls(3);
+      [first, endedAlone, cancelledInTurn, still].forEach((c) => pacer.cancel(c));
+      endedAlone.emit('status', { code: 0 });
+      jest.advanceTimersByTime(100); // one turn: cancelledInTurn
+      expect(cancelledInTurn.cancelled && !still.cancelled).toBe(true);
+      return [first, endedAlone, cancelledInTurn].map((c) => new WeakRef(c));
+    })();
+    expect(await collected(done)).toEqual([true, true, true]);
+    expect(pacer.pending).toBe(1);
   });
 
   it('refills up to the burst only, after a quiet period', () => {

@@ -9,8 +9,8 @@ export interface CancellableCall {
 type CancelPacing = AgentDefinition['cancel_pacing'];
 
 interface Pending {
-  call: CancellableCall;
-  ended: boolean;
+  /** Unset once the call is cancelled or ends by itself. */
+  call: CancellableCall | undefined;
 }
 
 /**
@@ -27,8 +27,13 @@ interface Pending {
 export class CancelPacer {
   private tokens: number;
   private refilledAt = performance.now();
-  private queue: Pending[] = [];
+  /**
+   * Waiting calls in order. An entry lets go of its call once the call is cancelled or ends by itself,
+   * and slots before `head` are cleared: the queue keeps alive no call it is finished with.
+   */
+  private queue: (Pending | undefined)[] = [];
   private head = 0;
+  private waiting = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -40,56 +45,79 @@ export class CancelPacer {
 
   /** Calls waiting to be cancelled. */
   get pending(): number {
-    return this.queue.length - this.head;
+    return this.waiting;
   }
 
   cancel(call: CancellableCall): void {
     this.refill();
-    if (this.pending === 0 && this.tokens >= 1) {
+    if (this.waiting === 0 && this.tokens >= 1) {
       this.tokens -= 1;
       call.cancel();
       return;
     }
-    const entry: Pending = { call, ended: false };
-    call.once('status', () => (entry.ended = true));
+    const entry: Pending = { call };
+    call.once('status', () => {
+      if (entry.call === undefined) return; // cancelled by us
+      entry.call = undefined;
+      this.release(1);
+    });
     this.queue.push(entry);
-    this.onPendingChange(this.pending);
+    this.waiting += 1;
+    this.onPendingChange(this.waiting);
     this.schedule();
   }
 
   /** Cancels everything waiting, at once: the channel is closing anyway. */
   flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const waiting = this.queue.slice(this.head);
-    this.queue = [];
-    this.head = 0;
-    for (const entry of waiting) entry.call.cancel();
-    if (waiting.length > 0) this.onPendingChange(0);
+    const calls = this.queue.slice(this.head).flatMap((entry) => {
+      const call = entry?.call;
+      if (entry) entry.call = undefined;
+      return call ? [call] : [];
+    });
+    this.release(this.waiting);
+    for (const call of calls) call.cancel();
   }
 
   private drain(): void {
     this.timer = undefined;
     this.refill();
-    while (this.pending > 0) {
+    let sent = 0;
+    for (; this.head < this.queue.length; this.head += 1) {
       const entry = this.queue[this.head];
-      if (!entry.ended) {
+      if (entry?.call) {
         if (this.tokens < 1) break;
         this.tokens -= 1;
-        entry.call.cancel();
+        const call = entry.call;
+        entry.call = undefined;
+        call.cancel();
+        sent += 1;
       }
-      this.head += 1;
+      this.queue[this.head] = undefined;
     }
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
-    this.onPendingChange(this.pending);
+    this.release(sent);
     this.schedule();
   }
 
+  /** `n` waiting calls are done with (cancelled, or ended by themselves). */
+  private release(n: number): void {
+    if (n === 0) return;
+    this.waiting -= n;
+    if (this.waiting === 0) {
+      // Whatever is left in the queue has ended: drop it, and the timer with it.
+      this.queue = [];
+      this.head = 0;
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.onPendingChange(this.waiting);
+  }
+
   private schedule(): void {
-    if (this.timer || this.pending === 0) return;
+    if (this.timer || this.waiting === 0) return;
     const waitMs = Math.max(1, ((1 - this.tokens) / this.pacing.per_second) * 1000);
     this.timer = setTimeout(() => this.drain(), waitMs);
     // Queued cancels must not keep a process alive; shutdown flushes them.
