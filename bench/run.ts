@@ -54,6 +54,12 @@ const LATENCY_LOADS = [
   { key: 'c8', label: '8 in flight', inFlight: 8 },
   { key: 'r400', label: '400 req/s', perSecond: 400 },
 ] as const;
+/** Abandoned streams: how many, how long their cancels are watched waiting, and how fast those go out. */
+const ABANDONED_STREAMS = QUICK ? 100 : 500;
+const ABANDONED_WAIT_S = QUICK ? 5 : 45;
+const ABANDONED_CANCELS_PER_SECOND = 5;
+/** The reference answer to QUERY is 123 words: repeated, it lasts a few seconds past the measurement at 50/s. */
+const ABANDONED_ANSWER_REPEAT = Math.ceil(((ABANDONED_WAIT_S + 8) * 50) / 123);
 const DIST = join(__dirname, '..');
 const SECRET = 'bench-secret-0123456789-0123456789-0123';
 const QUERY = 'what happens when the deadline passes?';
@@ -464,6 +470,28 @@ async function activeSseGaps(port: number, auth: object, body: object, n: number
   return gaps;
 }
 
+/** Opens an SSE stream and resolves at its first chunk (the stream stays open until `signal` aborts it). */
+async function firstChunk(port: number, auth: object, body: object, signal: AbortSignal): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${port}/api/v1/agent/stream`, {
+    method: 'POST',
+    signal,
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (response.status !== 200) throw new Error(`stream refused: ${response.status}`);
+  const reader = response.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  const decoder = new TextDecoder();
+  for (let seen = ''; !seen.includes('event: chunk');) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('stream ended before its first chunk');
+    seen += decoder.decode(value, { stream: true });
+  }
+  // Keep reading (and dropping) until the abort, as a client that is still there would.
+  void (async () => {
+    while (!(await reader.read().catch(() => ({ done: true }))).done);
+  })();
+}
+
 /** N WebSocket connections with one run each; the gap between consecutive chunks of each run, in ms. */
 async function activeWsGaps(port: number, auth: object, body: object, n: number): Promise<number[]> {
   const gaps: number[] = [];
@@ -511,6 +539,13 @@ async function main(): Promise<void> {
   });
   const agents = [
     { id: 'reference', targets: [`127.0.0.1:${agentPort}`], cache: { ttl_ms: 600_000 }, max_in_flight: 20_000 },
+    // The same agent for the abandoned streams: a connection and a cancel pacer of its own.
+    {
+      id: 'long',
+      targets: [`127.0.0.1:${agentPort}`],
+      max_in_flight: 20_000,
+      cancel_pacing: { burst: 1, per_second: ABANDONED_CANCELS_PER_SECOND },
+    },
     {
       id: 'down',
       targets: ['127.0.0.1:1'],
@@ -580,8 +615,39 @@ async function main(): Promise<void> {
     // Open the breaker of the "down" agent once.
     await post(gwPort, '/api/v1/agent/query', JSON.stringify({ agent_id: 'down', query: 'x' }), auth, 503);
 
+    // 4. Streams, abandoned: active streams whose clients all leave at once while the agent goes on
+    // answering. Past the burst their cancels wait their turn, and the agent's chunks keep coming
+    // meanwhile: what a waiting call costs the gateway, in memory and CPU. First, on a quiet gateway; the
+    // answers end soon after the measurement, which lets the waiting calls go before the next scenario.
+    const pending = async (agentId: string) => {
+      const text = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
+      return Number(
+        new RegExp(`^gateway_agent_cancels_pending\\{agent="${agentId}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0,
+      );
+    };
+    const beforeAbandon = await memoryAfterGc(inspectPort);
+    const leaving = Array.from({ length: ABANDONED_STREAMS }, () => new AbortController());
+    const longAnswer = { ref_tokens_per_second: 50, ref_repeat: ABANDONED_ANSWER_REPEAT };
+    await Promise.all(
+      leaving.map((c) => firstChunk(gwPort, auth, { agent_id: 'long', query: QUERY, options: longAnswer }, c.signal)),
+    );
+    leaving.forEach((c) => c.abort());
+    const { shares } = await withCpuShares({ gateway: gateway.pid! }, () => sleep(ABANDONED_WAIT_S * 1000));
+    const afterAbandon = await memoryAfterGc(inspectPort);
+    const waiting = await pending('long');
+    note('abandoned_waiting', waiting);
+    note(
+      'abandoned_heap_kb_each',
+      (afterAbandon.heapUsed + afterAbandon.external - beforeAbandon.heapUsed - beforeAbandon.external) /
+        waiting /
+        1024,
+    );
+    note('abandoned_rss_kb_each', (afterAbandon.rss - beforeAbandon.rss) / waiting / 1024);
+    note('abandoned_cpu_gateway', shares.gateway);
+    for (let i = 0; i < 600 && (await pending('long')) > 0; i++) await sleep(100);
+
     let unique = 0;
-    // 4. Idle SSE streams: memory per open stream, measured first, on a gateway that has not been loaded yet.
+    // 4. Streams, idle: memory per open SSE stream, on a gateway that has not been loaded yet.
     const streams = QUICK ? 500 : 10_000;
     const rssOf = () => Number(readFileSync(`/proc/${gateway.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1]) * 1024;
     await sleep(500);
@@ -735,7 +801,7 @@ async function main(): Promise<void> {
       note('breaker_decision_p99_us', percentile(decision, 99) * 1000);
     }
 
-    // 6. Active streams: N at 50 tokens/s over SSE, then over WebSocket; the gap between chunks as the
+    // 4. Streams, active: N at 50 tokens/s over SSE, then over WebSocket; the gap between chunks as the
     // client sees it (the agent sends one every 20 ms).
     const active = Number(args['active-streams']);
     if (active > 0) {
@@ -856,6 +922,7 @@ async function main(): Promise<void> {
     `| breaker open, rejection through HTTP p50 / p99 (ms) | ${fixed(m('breaker_open_p50'))} / ${fixed(m('breaker_open_p99'))} | ${fixed(m('constant_p99'))} (constant route p99) | ${signed(m('breaker_open_p99') - m('constant_p99'))} at p99 | ≤ 0.5 |`,
     `| breaker open, the agent client's rejection p50 / p99 (µs, in process) | ${fixed(m('breaker_decision_p50_us'), 1)} / ${fixed(m('breaker_decision_p99_us'), 1)} | | | ≤ 500 |`,
     `| idle SSE streams: memory each (KB, after GC), ${m('idle_streams')} streams | heap+external ${fixed(m('idle_stream_heap_kb_each'), 1)}, RSS ${fixed(m('idle_stream_kb_each'), 1)} | | | ≤ 16 |`,
+    `| ${ABANDONED_STREAMS} SSE streams at 50 tokens/s abandoned at once, cancels paced (1, then ${ABANDONED_CANCELS_PER_SECOND}/s): ${ABANDONED_WAIT_S} s later, calls still waiting; memory each (KB, after GC); gateway CPU meanwhile | ${m('abandoned_waiting')} waiting; heap+external ${fixed(m('abandoned_heap_kb_each'), 1)}, RSS ${fixed(m('abandoned_rss_kb_each'), 1)}; ${fixed(m('abandoned_cpu_gateway'), 0)} % of a core | | | |`,
     ...(results.active_streams
       ? [
           `| ${m('active_streams')} active gRPC streams straight from the agent (the baseline): gap p50 / p99 (ms) | | ${fixed(m('active_grpc_gap_p50'), 1)} / ${fixed(m('active_grpc_gap_p99'), 1)} | | |`,

@@ -45,6 +45,10 @@ describe('benchmark smoke run', () => {
         expect(numbers(cell).every((n) => Number.isFinite(n) && n > 0)).toBe(true);
       }
     }
+    // The abandoned streams' cancels are still waiting their turn when their cost is measured.
+    const [abandoned] = row(stdout, '100 SSE streams at 50 tokens/s abandoned at once');
+    expect(abandoned).not.toMatch(/n\/a|NaN/);
+    expect(numbers(abandoned)[0]).toBeGreaterThan(50);
     for (const transport of ['SSE', 'WebSocket']) {
       const [gaps] = row(stdout, `20 active ${transport} streams`);
       const [p50] = numbers(gaps);
