@@ -131,16 +131,39 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
 
 
 class Health(health_pb2_grpc.HealthServicer):
+    """grpc.health.v1 for the server ("") and the agent service: SERVING until shutdown starts."""
+
+    SERVICES = ("", "agent.AgentService")
+
     def __init__(self):
-        self.status = health_pb2.HealthCheckResponse.SERVING
+        self._status = health_pb2.HealthCheckResponse.SERVING
+        self._changed = threading.Condition()
+
+    def set(self, status):
+        with self._changed:
+            self._status = status
+            self._changed.notify_all()
+
+    def _status_of(self, service):
+        return self._status if service in self.SERVICES else health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
 
     def Check(self, request, context):
-        return health_pb2.HealthCheckResponse(status=self.status)
+        if request.service not in self.SERVICES:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
+        return health_pb2.HealthCheckResponse(status=self._status)
 
     def Watch(self, request, context):
-        yield health_pb2.HealthCheckResponse(status=self.status)
+        # Sends the status, then every change, as the protocol asks. A watcher holds one worker thread
+        # for as long as it watches (grpcio's threaded server): count watchers in --max-workers.
+        sent = None
         while context.is_active():
-            time.sleep(1)
+            with self._changed:
+                if self._status_of(request.service) == sent:
+                    self._changed.wait(timeout=1)  # also wakes now and then to notice a watcher gone
+                status = self._status_of(request.service)
+            if status != sent:
+                sent = status
+                yield health_pb2.HealthCheckResponse(status=status)
 
 
 def serve(agent, host, port, tokens_per_second, max_workers=32):
@@ -156,7 +179,7 @@ def serve(agent, host, port, tokens_per_second, max_workers=32):
 
     def stop(signum, _frame):
         log("shutting down", signal=signum)
-        health.status = health_pb2.HealthCheckResponse.NOT_SERVING
+        health.set(health_pb2.HealthCheckResponse.NOT_SERVING)
         server.stop(grace=5)
 
     signal.signal(signal.SIGTERM, stop)

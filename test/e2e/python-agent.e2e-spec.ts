@@ -1,3 +1,5 @@
+import { credentials, makeClientConstructor, status, type Client, type ClientReadableStream } from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
 import { createTestGateway, type TestGateway } from '../support/gateway';
 import { cancelRun, eventually, readSse, readSseNotingRun, sseRequest } from '../support/clients';
 import { startPythonAgent, type PythonAgent } from '../support/python-agent';
@@ -100,4 +102,56 @@ describe('the Python agent with --max-workers', () => {
     expect(chunksAt.first.length).toBeGreaterThan(5);
     expect(chunksAt.second[0]).toBeGreaterThan(chunksAt.first.at(-1)!);
   }, 30_000);
+});
+
+interface HealthClient extends Client {
+  Check(
+    request: { service: string },
+    callback: (error: { code: number } | null, response?: { status: string }) => void,
+  ): void;
+  Watch(request: { service: string }): ClientReadableStream<{ status: string }>;
+}
+const HealthClientConstructor = makeClientConstructor(healthService, 'grpc.health.v1.Health') as unknown as new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+  options: object,
+) => HealthClient;
+
+/** grpc.health.v1 as orchestrators and load balancers use it: Check, and Watch for changes. */
+describe("the Python agent's health service", () => {
+  let python: PythonAgent;
+  let health: HealthClient;
+
+  beforeAll(async () => {
+    python = await startPythonAgent();
+    health = new HealthClientConstructor(python.target, credentials.createInsecure(), {});
+  }, 30_000);
+
+  afterAll(() => {
+    health?.close();
+    python?.process.kill('SIGKILL');
+  });
+
+  const check = (service: string) =>
+    new Promise<{ status?: string; code?: number }>((resolve) =>
+      health.Check({ service }, (error, response) => resolve(error ? { code: error.code } : response!)),
+    );
+
+  it('answers Check for the server and the agent service, and NOT_FOUND for any other', async () => {
+    expect(await check('')).toEqual({ status: 'SERVING' });
+    expect(await check('agent.AgentService')).toEqual({ status: 'SERVING' });
+    expect(await check('no.Such')).toEqual({ code: status.NOT_FOUND });
+  });
+
+  it('sends a watcher the status, then NOT_SERVING as soon as shutdown starts', async () => {
+    const seen: string[] = [];
+    const watch = health.Watch({ service: '' });
+    watch.on('data', (r: { status: string }) => seen.push(r.status));
+    watch.on('error', () => undefined); // the server ends the call once its grace period is over
+    expect(await eventually(() => seen.length === 1)).toBe(true);
+    python.process.kill('SIGTERM');
+    expect(await eventually(() => seen.length === 2, 3000)).toBe(true);
+    expect(seen).toEqual(['SERVING', 'NOT_SERVING']);
+    watch.cancel();
+  });
 });
