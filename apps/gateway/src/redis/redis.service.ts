@@ -2,6 +2,12 @@ import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
 
+/** QUIT only where it can be sent now: a blocking connection would queue it until Redis is back. */
+async function close(connection: Redis): Promise<void> {
+  if (connection.status === 'ready') await connection.quit().catch(() => connection.disconnect());
+  else connection.disconnect();
+}
+
 /**
  * The Redis connection when REDIS_URL is set. Every command has a timeout and nothing queues
  * while Redis is away, so callers see a fast error and can degrade instead of hanging.
@@ -43,15 +49,16 @@ export class RedisService implements OnApplicationShutdown {
     ]);
   }
 
+  /** Closes a connection made by duplicate() before the service closes. */
+  async release(connection: Redis): Promise<void> {
+    const at = this.extra.indexOf(connection);
+    if (at >= 0) this.extra.splice(at, 1);
+    await close(connection);
+  }
+
   async onApplicationShutdown(): Promise<void> {
     const connections = this.client ? [this.client, ...this.extra] : this.extra;
-    // QUIT only where it can be sent now: a blocking connection would queue it until Redis is back.
-    await Promise.all(
-      connections.map(async (c) => {
-        if (c.status === 'ready') await c.quit().catch(() => c.disconnect());
-        else c.disconnect();
-      }),
-    );
+    await Promise.all(connections.map(close));
   }
 
   private connect(name: string, blocking = false): Redis {

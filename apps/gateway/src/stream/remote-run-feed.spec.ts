@@ -84,4 +84,14 @@ describe('RemoteRunFeed', () => {
     expect(feed.size).toBe(0);
     expect(warnings).toEqual([]);
   });
+
+  it('ends its runs with RUN_LOST, without a warning, when its connection is closed on purpose', async () => {
+    await write('closed', 0, 'start');
+    const run = follow('closed');
+    await nextEvent(run);
+    const ended = nextEvent(run);
+    reader.disconnect(); // shutdown, or a feed retired after a peak
+    expect((await ended).data).toMatchObject({ code: 'RUN_LOST' });
+    expect(warnings).toEqual([]);
+  });
 });

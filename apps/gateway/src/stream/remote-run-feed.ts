@@ -49,6 +49,8 @@ export class RemoteRunFeed {
     private readonly wakeKey: string,
     private readonly leaseMs: number,
     private readonly warn: (error: Error) => void,
+    /** Called when the feed follows nothing any more and its read has ended. */
+    private readonly onIdle: () => void = () => undefined,
   ) {}
 
   /** Runs followed now (a run counts once however many clients read it). */
@@ -118,10 +120,12 @@ export class RemoteRunFeed {
     } catch (error) {
       for (const { run } of this.followed.values()) runLost(run, 'lost contact with the run');
       this.followed.clear();
-      this.warn(error as Error);
+      // 'end': the connection was closed on purpose (shutdown); reconnecting never gives up.
+      if (this.reader.status !== 'end') this.warn(error as Error);
     } finally {
       clearInterval(this.tending);
       this.reading = false;
+      if (this.followed.size === 0) this.onIdle();
     }
   }
 

@@ -119,19 +119,27 @@ export class RunMirror implements OnModuleInit {
     return meta.user_id === userId ? meta : undefined;
   }
 
-  /** The feed that follows this run already, else one with room (a new connection when all are full). */
+  /**
+   * The feed that follows this run already, else one with room (a new connection when all are full).
+   * The first feed stays; one added for a peak closes its connection once it follows nothing.
+   */
   private feedFor(runId: string): RemoteRunFeed {
-    const feed =
-      this.feeds.find((f) => f.has(runId)) ??
-      this.feeds.find((f) => f.size < FEED_CAPACITY) ??
-      new RemoteRunFeed(
-        this.redis.duplicate(`follow:${this.feeds.length}`, { blocking: true }),
-        this.redis.client!,
-        this.redis.key('feed', randomUUID(), 'wake'),
-        this.config.stream.resumeWindowMs + 2 * FEED_BLOCK_MS,
-        (e) => this.warn(e),
-      );
-    if (!this.feeds.includes(feed)) this.feeds.push(feed);
+    const found = this.feeds.find((f) => f.has(runId)) ?? this.feeds.find((f) => f.size < FEED_CAPACITY);
+    if (found) return found;
+    const reader = this.redis.duplicate(`follow:${this.feeds.length}`, { blocking: true });
+    const feed: RemoteRunFeed = new RemoteRunFeed(
+      reader,
+      this.redis.client!,
+      this.redis.key('feed', randomUUID(), 'wake'),
+      this.config.stream.resumeWindowMs + 2 * FEED_BLOCK_MS,
+      (e) => this.warn(e),
+      () => {
+        if (this.feeds[0] === feed) return;
+        this.feeds.splice(this.feeds.indexOf(feed), 1);
+        void this.redis.release(reader);
+      },
+    );
+    this.feeds.push(feed);
     return feed;
   }
 
