@@ -219,7 +219,9 @@ describe('two gateway replicas sharing Redis', () => {
     const redis = new Redis(REDIS_URL);
     try {
       const clients = (await redis.client('LIST')) as string;
-      expect(clients.split('\n').filter((line) => / name=agent-gateway:follow/.test(line))).toHaveLength(1);
+      expect(clients.split('\n').filter((line) => line.includes(` name=${env.REDIS_KEY_PREFIX}follow:`))).toHaveLength(
+        1,
+      );
     } finally {
       redis.disconnect();
     }

@@ -63,7 +63,9 @@ export class RedisService implements OnApplicationShutdown {
 
   private connect(name: string, blocking = false): Redis {
     const connection = new Redis(this.config.redis.url!, {
-      connectionName: `agent-gateway:${name}`,
+      // Named after the key prefix, so that deployments sharing a Redis tell theirs apart in CLIENT LIST
+      // (a name may not hold spaces).
+      connectionName: `${this.config.redis.keyPrefix}${name}`.replace(/[^!-~]/g, '_'),
       // Blocking reads wait on purpose; every other command is bounded.
       commandTimeout: blocking ? undefined : this.config.redis.commandTimeoutMs,
       connectTimeout: 2000,
