@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import { AppConfig } from '../config/app-config';
+import { RedisService } from '../redis/redis.service';
 import { FEED_BLOCK_MS, RemoteRunFeed } from './remote-run-feed';
 import { Run, type RunEvent } from './run';
 
@@ -83,6 +85,36 @@ describe('RemoteRunFeed', () => {
     expect(run.events.map((e) => e.event)).toEqual(['start', 'chunk', 'done']);
     expect(feed.size).toBe(0);
     expect(warnings).toEqual([]);
+  });
+
+  it("keeps following through a dropped connection that comes back (the gateway's blocking connection)", async () => {
+    const redis = new RedisService(AppConfig.fromEnv({ REDIS_URL, REDIS_KEY_PREFIX: prefix }));
+    const blocking = redis.duplicate('follow:blip', { blocking: true });
+    try {
+      const mine: Error[] = [];
+      const blipFeed = new RemoteRunFeed(blocking, client, `${prefix}wake:${randomUUID()}`, 5_000, (e) => mine.push(e));
+      await write('blip', 0, 'start');
+      const run = blipFeed.follow(
+        'blip',
+        keysOf('blip'),
+        () => new Run('blip', 'u', 'a', null),
+        new AbortController().signal,
+      );
+      await nextEvent(run);
+      // Its read is blocked now; Redis drops the connection under it (a failover, a network blip).
+      const line = ((await client.client('LIST')) as string)
+        .split('\n')
+        .find((l) => l.includes(` name=${prefix}follow:blip `));
+      await client.client('KILL', 'ID', /\bid=(\d+)/.exec(line!)![1]);
+      const next = nextEvent(run);
+      await write('blip', 1, 'chunk', { text: 'still here' });
+      const nothing = new Promise((resolve) => setTimeout(resolve, 3000, 'nothing in 3 s'));
+      expect(await Promise.race([next, nothing])).toMatchObject({ event: 'chunk', data: { text: 'still here' } });
+      expect(mine).toEqual([]);
+    } finally {
+      blocking.disconnect(); // not QUIT: behind a read that was lost, it would wait for ever
+      await redis.onApplicationShutdown();
+    }
   });
 
   it('ends its runs with RUN_LOST, without a warning, when its connection is closed on purpose', async () => {
