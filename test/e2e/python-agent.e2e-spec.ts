@@ -1,5 +1,5 @@
-import { credentials, makeClientConstructor, status, type Client, type ClientReadableStream } from '@grpc/grpc-js';
-import { service as healthService } from 'grpc-health-check';
+import { credentials, status } from '@grpc/grpc-js';
+import { HealthClient } from '../../apps/gateway/src/agent/health-client';
 import { createTestGateway, type TestGateway } from '../support/gateway';
 import { cancelRun, eventually, readSse, readSseNotingRun, sseRequest } from '../support/clients';
 import { startPythonAgent, type PythonAgent } from '../support/python-agent';
@@ -104,19 +104,6 @@ describe('the Python agent with --max-workers', () => {
   }, 30_000);
 });
 
-interface HealthClient extends Client {
-  Check(
-    request: { service: string },
-    callback: (error: { code: number } | null, response?: { status: string }) => void,
-  ): void;
-  Watch(request: { service: string }): ClientReadableStream<{ status: string }>;
-}
-const HealthClientConstructor = makeClientConstructor(healthService, 'grpc.health.v1.Health') as unknown as new (
-  address: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
-  options: object,
-) => HealthClient;
-
 /** grpc.health.v1 as orchestrators and load balancers use it: Check, and Watch for changes. */
 describe("the Python agent's health service", () => {
   let python: PythonAgent;
@@ -124,7 +111,7 @@ describe("the Python agent's health service", () => {
 
   beforeAll(async () => {
     python = await startPythonAgent();
-    health = new HealthClientConstructor(python.target, credentials.createInsecure(), {});
+    health = new HealthClient(python.target, credentials.createInsecure(), {});
   }, 30_000);
 
   afterAll(() => {
@@ -133,8 +120,10 @@ describe("the Python agent's health service", () => {
   });
 
   const check = (service: string) =>
-    new Promise<{ status?: string; code?: number }>((resolve) =>
-      health.Check({ service }, (error, response) => resolve(error ? { code: error.code } : response!)),
+    new Promise<{ status?: string | number; code?: number }>((resolve) =>
+      health.Check({ service }, { deadline: new Date(Date.now() + 2000) }, (error, response) =>
+        resolve(error ? { code: error.code } : response!),
+      ),
     );
 
   it('answers Check for the server and the agent service, and NOT_FOUND for any other', async () => {
@@ -144,9 +133,9 @@ describe("the Python agent's health service", () => {
   });
 
   it('sends a watcher the status, then NOT_SERVING as soon as shutdown starts', async () => {
-    const seen: string[] = [];
+    const seen: (string | number)[] = [];
     const watch = health.Watch({ service: '' });
-    watch.on('data', (r: { status: string }) => seen.push(r.status));
+    watch.on('data', (r: { status: string | number }) => seen.push(r.status));
     watch.on('error', () => undefined); // the server ends the call once its grace period is over
     expect(await eventually(() => seen.length === 1)).toBe(true);
     python.process.kill('SIGTERM');

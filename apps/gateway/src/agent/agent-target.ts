@@ -2,14 +2,12 @@ import {
   Metadata,
   connectivityState,
   credentials,
-  makeClientConstructor,
   type Client,
   type ClientReadableStream,
   type ClientUnaryCall,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { ClientProxyFactory, Transport, type ClientGrpc, type ClientGrpcProxy } from '@nestjs/microservices';
-import { service as healthServiceDefinition } from 'grpc-health-check';
 import {
   AGENT_PACKAGE,
   AGENT_PROTO_PATH,
@@ -22,6 +20,7 @@ import {
 import { withoutStackTrace } from '../common/without-stack-trace';
 import type { AgentDefinition } from '../config/env.schema';
 import { CancelPacer } from './cancel-pacer';
+import { HealthClient } from './health-client';
 import { TargetBreaker, type StateListener } from './target-breaker';
 
 /** The raw grpc-js stub behind Nest's ClientGrpc: callbacks and call objects, no Observables. */
@@ -34,23 +33,6 @@ interface AgentStub {
   ): ClientUnaryCall;
   StreamQuery(request: QueryRequest, metadata: Metadata, options: { deadline: Date }): ClientReadableStream<QueryChunk>;
 }
-
-interface HealthClient extends Client {
-  Check(
-    request: { service: string },
-    options: { deadline: Date },
-    callback: (error: ServiceError | null, response?: { status: string | number }) => void,
-  ): void;
-}
-
-const HealthClientConstructor = makeClientConstructor(
-  healthServiceDefinition,
-  'grpc.health.v1.Health',
-) as unknown as new (
-  address: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
-  options: object,
-) => HealthClient;
 
 export interface TargetHealth {
   target: string;
@@ -99,7 +81,7 @@ export class AgentTarget {
     const grpc = this.proxy as ClientGrpc;
     this.channel = grpc.getClientByServiceName<Client>(AGENT_SERVICE);
     // Health checks share the agent's channel: they test the connection calls really use.
-    this.health = new HealthClientConstructor(address, credentials.createInsecure(), {
+    this.health = new HealthClient(address, credentials.createInsecure(), {
       channelOverride: this.channel.getChannel(),
     });
     this.breaker = new TargetBreaker(agentId, address, definition.breaker, listeners.onBreakerChange);
