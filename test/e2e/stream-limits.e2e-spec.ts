@@ -7,6 +7,7 @@ import { createTestGateway, TEST_JWT_SECRET, type TestGateway } from '../support
 import { cancelRun, eventually, readSse, readSseNotingRun, sseRequest, WsClient } from '../support/clients';
 import { freePort, runBuilt, spawnBuilt } from '../support/processes';
 import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
+import { connectionNames } from '../support/redis';
 
 const QUESTION = 'what happens when the deadline passes?';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -218,10 +219,8 @@ describe('two gateway replicas sharing Redis', () => {
 
     const redis = new Redis(REDIS_URL);
     try {
-      const clients = (await redis.client('LIST')) as string;
-      expect(clients.split('\n').filter((line) => line.includes(` name=${env.REDIS_KEY_PREFIX}follow:`))).toHaveLength(
-        1,
-      );
+      const names = await connectionNames(redis);
+      expect(names.filter((name) => name.startsWith(`${env.REDIS_KEY_PREFIX}follow:`))).toHaveLength(1);
     } finally {
       redis.disconnect();
     }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eventually } from '../../../../test/support/clients';
+import { connectionNames } from '../../../../test/support/redis';
 import { AppConfig } from '../config/app-config';
 import { RedisService } from './redis.service';
 
@@ -11,12 +12,10 @@ describe('RedisService', () => {
     const redis = new RedisService(AppConfig.fromEnv({ REDIS_URL, REDIS_KEY_PREFIX: `staging ${id}:` }));
     try {
       const blocking = redis.duplicate('follow:0', { blocking: true });
-      const names = async () =>
-        [...((await blocking.client('LIST')) as string).matchAll(/ name=(\S+) /g)].map((m) => m[1]);
       // A name may not hold spaces: CLIENT SETNAME would refuse it, and the connection with it.
       const mine = [`staging_${id}:main`, `staging_${id}:follow:0`];
       const allNamed = async () => {
-        const all = await names();
+        const all = await connectionNames(blocking);
         return mine.every((name) => all.includes(name));
       };
       expect(await eventually(allNamed)).toBe(true);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { eventually } from '../../../../test/support/clients';
+import { connectionNames } from '../../../../test/support/redis';
 import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { FEED_BLOCK_MS, FEED_CAPACITY } from './remote-run-feed';
@@ -24,7 +25,7 @@ describe('RunMirror, following runs of other replicas', () => {
 
   /** Connections open for following runs (one per feed), named after the key prefix. */
   const followConnections = async () =>
-    ((await raw.client('LIST')) as string).split('\n').filter((line) => line.includes(` name=${prefix}follow:`)).length;
+    (await connectionNames(raw)).filter((name) => name.startsWith(`${prefix}follow:`)).length;
 
   it('opens a connection per FEED_CAPACITY runs for a peak, and closes the extra ones after it', async () => {
     const runIds = Array.from({ length: FEED_CAPACITY + 1 }, () => randomUUID());
