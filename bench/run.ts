@@ -574,6 +574,12 @@ async function main(): Promise<void> {
     },
     [`--inspect=127.0.0.1:${inspectPort}`, ...(args['gateway-node-args']?.split(' ').filter(Boolean) ?? [])],
   );
+  /** A gauge of one agent from the gateway's /metrics (NaN when absent). */
+  const agentGauge = async (name: string, agentId: string) => {
+    const text = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
+    return Number(new RegExp(`^${name}\\{agent="${agentId}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1]);
+  };
+  const pending = async (agentId: string) => (await agentGauge('gateway_agent_cancels_pending', agentId)) || 0;
   const results: Record<string, number[]> = {};
   const note = (k: string, v: number) => (results[k] ??= []).push(v);
 
@@ -619,12 +625,6 @@ async function main(): Promise<void> {
     // answering. Past the burst their cancels wait their turn, and the agent's chunks keep coming
     // meanwhile: what a waiting call costs the gateway, in memory and CPU. First, on a quiet gateway; the
     // answers end soon after the measurement, which lets the waiting calls go before the next scenario.
-    const pending = async (agentId: string) => {
-      const text = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
-      return Number(
-        new RegExp(`^gateway_agent_cancels_pending\\{agent="${agentId}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0,
-      );
-    };
     const beforeAbandon = await memoryAfterGc(inspectPort);
     const leaving = Array.from({ length: ABANDONED_STREAMS }, () => new AbortController());
     const longAnswer = { ref_tokens_per_second: 50, ref_repeat: ABANDONED_ANSWER_REPEAT };
@@ -685,9 +685,8 @@ async function main(): Promise<void> {
     await sleep(3000); // the idle streams' runs end once their resume window has passed
     // Their agent calls were cancelled all at once: the pacing must have kept the connection (and so
     // the breaker) of the agent the next scenarios use.
-    const afterCancel = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
-    const breaker = /^gateway_circuit_breaker_state\{agent="reference"[^}]*\} (\d+)/m.exec(afterCancel)?.[1];
-    if (breaker !== '0') throw new Error(`the reference agent's breaker is ${breaker} after the idle streams left`);
+    const breaker = await agentGauge('gateway_circuit_breaker_state', 'reference');
+    if (breaker !== 0) throw new Error(`the reference agent's breaker is ${breaker} after the idle streams left`);
 
     for (let round = 1; round <= ROUNDS; round++) {
       process.stderr.write(`round ${round}/${ROUNDS}\n`);
