@@ -5,7 +5,11 @@ import { AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS } from '@app/contracts';
 /** A plain grpc-js client of the agent contract: what the benchmark's baselines call the agent with. */
 export type AgentStub = grpc.Client & {
   Query(r: object, m: grpc.Metadata, o: object, cb: (e: grpc.ServiceError | null, r?: object) => void): void;
-  StreamQuery(r: object, m: grpc.Metadata, o: object): grpc.ClientReadableStream<{ text: string }>;
+  StreamQuery(
+    r: object,
+    m: grpc.Metadata,
+    o: object,
+  ): grpc.ClientReadableStream<{ chunk?: string; is_final?: boolean }>;
 };
 
 export function connectAgent(address: string): AgentStub {

@@ -1,9 +1,10 @@
 /**
  * The benchmark's baselines, in a process of their own like the gateway: a minimal Node HTTP → gRPC
- * proxy (the floor of what Node can do for an uncached query), a Fastify route that returns a
- * constant body (the floor for a cache hit) and the same route as a bare NestJS controller on Fastify
- * (the framework's own floor, which the gateway cannot go below). In the load generator's process they
- * shared its event loop and ran at half their speed, which flattered every ratio against them.
+ * proxy (the floor of what Node can do for an uncached query, and at `/stream` for an SSE stream),
+ * a Fastify route that returns a constant body (the floor for a cache hit) and the same route as a
+ * bare NestJS controller on Fastify (the framework's own floor, which the gateway cannot go below).
+ * In the load generator's process they shared its event loop and ran at half their speed, which
+ * flattered every ratio against them.
  *
  * All get the gateway's work-around for Node 20's slow `AsyncResource#bind` (which Node's HTTP/2
  * client and Fastify's body parser call per request): a floor should not pay for a Node bug the
@@ -13,13 +14,43 @@
  * answer, so that all send the same bytes). The benchmark waits for the constant route to answer, which
  * listens last.
  */
-import { createServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { createServer, type ServerResponse } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
 import Fastify, { type FastifyReply } from 'fastify';
 import { Controller, Header, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { useFastAsyncResourceBind } from '../apps/gateway/src/common/async-resource-bind';
-import { connectAgent, queryAgent } from './agent-stub';
+import { connectAgent, queryAgent, type AgentStub } from './agent-stub';
+
+interface ProxyInput {
+  query: string;
+  options?: Record<string, string>;
+}
+
+/**
+ * The floor of an SSE stream: the agent's chunks written as the gateway frames them, the call
+ * cancelled when the client leaves. No auth, run, resume log, deadline, heartbeat or metrics.
+ */
+function proxyStream(agent: AgentStub, input: ProxyInput, res: ServerResponse): void {
+  const call = agent.StreamQuery(
+    { agent_id: 'reference', query: input.query, options: input.options ?? {} },
+    new grpc.Metadata(),
+    {},
+  );
+  const runId = randomUUID(); // the same size as the gateway's run ids, for the same bytes per event
+  let seq = 0;
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+  res.flushHeaders();
+  call.on('data', ({ chunk }: { chunk?: string }) => {
+    if (chunk)
+      res.write(`id: ${runId}:${++seq}\nevent: chunk\ndata: ${JSON.stringify({ run_id: runId, text: chunk })}\n\n`);
+  });
+  call.on('end', () => res.end(`event: done\ndata: ${JSON.stringify({ run_id: runId })}\n\n`));
+  call.on('error', () => res.end());
+  res.on('close', () => call.cancel());
+}
 
 /** The constant route as a bare Nest controller: no guards, interceptors or pipes. */
 async function nestConstant(body: string, port: number): Promise<INestApplication> {
@@ -52,7 +83,8 @@ async function main(): Promise<void> {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      const input = JSON.parse(body) as { query: string; options?: Record<string, string> };
+      const input = JSON.parse(body) as ProxyInput;
+      if (req.url === '/stream') return proxyStream(agent, input, res);
       queryAgent(agent, input.query, input.options ?? {}).then(
         (response) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(response)),
         () => res.writeHead(502).end(),

@@ -326,6 +326,51 @@ async function memoryAfterGc(inspectPort: number): Promise<{ rss: number; heapUs
   return JSON.parse(reply.result!.value!) as { rss: number; heapUsed: number; external: number };
 }
 
+/**
+ * Memory per idle SSE stream: `n` streams opened at `url` on an answer the agent has not started (10
+ * minutes away), the server's memory after a full collection before and 5 s after, divided by the
+ * streams it answered. `close` lets them all go at once.
+ */
+async function idleStreamMemory(
+  url: string,
+  headers: Record<string, string>,
+  n: number,
+  inspectPort: number,
+): Promise<{ open: number; heapKbEach: number; rssKbEach: number; close: () => void }> {
+  await sleep(500);
+  const before = await memoryAfterGc(inspectPort);
+  const controllers: AbortController[] = [];
+  let open = 0;
+  for (let i = 0; i < n; i++) {
+    const c = new AbortController();
+    controllers.push(c);
+    void fetch(url, {
+      method: 'POST',
+      signal: c.signal,
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ agent_id: 'reference', query: QUERY, options: { ref_latency_ms: '600000' } }),
+    })
+      .then(
+        (r) => {
+          if (r.status === 200) open++;
+          return r.body?.getReader().read();
+        },
+        () => undefined,
+      )
+      .catch(() => undefined);
+    if (i % 100 === 99) await sleep(50);
+  }
+  await sleep(5000);
+  const after = await memoryAfterGc(inspectPort);
+  if (open < n) process.stderr.write(`note: ${open} of ${n} streams were open at ${url} when measured\n`);
+  return {
+    open,
+    heapKbEach: (after.heapUsed + after.external - before.heapUsed - before.external) / open / 1024,
+    rssKbEach: (after.rss - before.rss) / open / 1024,
+    close: () => controllers.forEach((c) => c.abort()),
+  };
+}
+
 interface SamplingNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   selfSize: number;
@@ -371,7 +416,14 @@ async function heapProfile(inspectPort: number): Promise<{ stop: (file: string) 
 }
 
 const ACTIVE_STREAM_SECONDS = 10;
-const TRANSPORT_NAMES = { grpc: 'gRPC', sse: 'SSE', ws: 'WebSocket' } as const;
+const TRANSPORT_NAMES = { grpc: 'gRPC', sse: 'SSE', ws: 'WebSocket', proxy: 'SSE (minimal proxy)' } as const;
+/** Which process serves each transport's active streams (gRPC's come straight from the agent). */
+const SERVER_OF = { grpc: undefined, sse: 'gateway', ws: 'gateway', proxy: 'proxy' } as const;
+/** Chunks a run of active streams received, and the gap before each (ms). */
+interface ActiveRun {
+  gaps: number[];
+  events: number;
+}
 /** Linux's clock tick for /proc/<pid>/stat times (USER_HZ, 100 on every mainstream kernel). */
 const CLOCK_TICKS_PER_S = 100;
 
@@ -403,8 +455,9 @@ async function withCpuShares<T>(
 }
 
 /** The baseline: N streams straight from the agent over gRPC; the gap between consecutive chunks of each. */
-async function activeGrpcGaps(client: AgentStub, body: object, n: number): Promise<number[]> {
+async function activeGrpcGaps(client: AgentStub, body: object, n: number): Promise<ActiveRun> {
   const gaps: number[] = [];
+  let events = 0;
   const until = Date.now() + ACTIVE_STREAM_SECONDS * 1000;
   await Promise.all(
     Array.from(
@@ -414,6 +467,7 @@ async function activeGrpcGaps(client: AgentStub, body: object, n: number): Promi
           const call = client.StreamQuery(body, new grpc.Metadata(), { deadline: until + 5000 });
           let last = 0;
           call.on('data', () => {
+            events++;
             const now = performance.now();
             if (last > 0) gaps.push(now - last);
             last = now;
@@ -424,12 +478,19 @@ async function activeGrpcGaps(client: AgentStub, body: object, n: number): Promi
         }),
     ),
   );
-  return gaps;
+  return { gaps, events };
 }
 
 /** N SSE streams at once (node:http, lighter than fetch); the gap between consecutive chunks of each, in ms. */
-async function activeSseGaps(port: number, auth: object, body: object, n: number): Promise<number[]> {
+async function activeSseGaps(
+  port: number,
+  auth: object,
+  body: object,
+  n: number,
+  path = '/api/v1/agent/stream',
+): Promise<ActiveRun> {
   const gaps: number[] = [];
+  let events = 0;
   const until = Date.now() + ACTIVE_STREAM_SECONDS * 1000;
   const streams = new HttpAgent({ keepAlive: false, maxSockets: Infinity });
   await Promise.all(
@@ -441,7 +502,7 @@ async function activeSseGaps(port: number, auth: object, body: object, n: number
             {
               host: '127.0.0.1',
               port,
-              path: '/api/v1/agent/stream',
+              path,
               method: 'POST',
               agent: streams,
               headers: { ...auth, 'content-type': 'application/json' },
@@ -454,6 +515,7 @@ async function activeSseGaps(port: number, auth: object, body: object, n: number
                 const now = performance.now();
                 // Several events can arrive in one read: each gets an equal share of the gap.
                 const chunks = text.split('event: chunk').length - 1;
+                events += chunks;
                 if (chunks > 0 && last > 0) gaps.push((now - last) / chunks);
                 if (chunks > 0) last = now;
                 if (Date.now() > until) res.destroy();
@@ -467,7 +529,7 @@ async function activeSseGaps(port: number, auth: object, body: object, n: number
     ),
   );
   streams.destroy();
-  return gaps;
+  return { gaps, events };
 }
 
 /** Opens an SSE stream and resolves at its first chunk (the stream stays open until `signal` aborts it). */
@@ -493,8 +555,9 @@ async function firstChunk(port: number, auth: object, body: object, signal: Abor
 }
 
 /** N WebSocket connections with one run each; the gap between consecutive chunks of each run, in ms. */
-async function activeWsGaps(port: number, auth: object, body: object, n: number): Promise<number[]> {
+async function activeWsGaps(port: number, auth: object, body: object, n: number): Promise<ActiveRun> {
   const gaps: number[] = [];
+  let events = 0;
   const until = Date.now() + ACTIVE_STREAM_SECONDS * 1000;
   await Promise.all(
     Array.from({ length: n }, async () => {
@@ -510,6 +573,7 @@ async function activeWsGaps(port: number, auth: object, body: object, n: number)
         socket.on('message', (raw: Buffer) => {
           const { event } = JSON.parse(raw.toString('utf8')) as { event: string };
           if (event === 'chunk') {
+            events++;
             const now = performance.now();
             if (last > 0) gaps.push(now - last);
             last = now;
@@ -521,15 +585,15 @@ async function activeWsGaps(port: number, auth: object, body: object, n: number)
       socket.close();
     }),
   );
-  return gaps;
+  return { gaps, events };
 }
 
 async function main(): Promise<void> {
   // The direct gRPC client is a baseline too: it must not pay for Node 20's slow bind either.
   useFastAsyncResourceBind();
   const dataDir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
-  const [agentPort, gwPort, proxyPort, constPort, nestPort, inspectPort] = await Promise.all(
-    Array.from({ length: 6 }, () => freePort()),
+  const [agentPort, gwPort, proxyPort, constPort, nestPort, inspectPort, baselinesInspectPort] = await Promise.all(
+    Array.from({ length: 7 }, () => freePort()),
   );
   const agent = spawnNode('apps/reference-agent/src/main.js', {
     AGENT_PORT: String(agentPort),
@@ -607,13 +671,17 @@ async function main(): Promise<void> {
       headers: { ...auth, 'content-type': 'application/json' },
       body: cachedBody,
     }).then((r) => r.text());
-    baselines = spawnNode('bench/baselines.js', {
-      AGENT_ADDRESS: `127.0.0.1:${agentPort}`,
-      PROXY_PORT: String(proxyPort),
-      CONSTANT_PORT: String(constPort),
-      NEST_PORT: String(nestPort),
-      CONSTANT_BODY: cachedAnswer,
-    });
+    baselines = spawnNode(
+      'bench/baselines.js',
+      {
+        AGENT_ADDRESS: `127.0.0.1:${agentPort}`,
+        PROXY_PORT: String(proxyPort),
+        CONSTANT_PORT: String(constPort),
+        NEST_PORT: String(nestPort),
+        CONSTANT_BODY: cachedAnswer,
+      },
+      [`--inspect=127.0.0.1:${baselinesInspectPort}`],
+    );
     await waitForHttp(`http://127.0.0.1:${constPort}/constant`);
     const baselinesPid = baselines.pid!;
     await queryDirect({});
@@ -647,46 +715,29 @@ async function main(): Promise<void> {
     for (let i = 0; i < 600 && (await pending('long')) > 0; i++) await sleep(100);
 
     let unique = 0;
-    // 4. Streams, idle: memory per open SSE stream, on a gateway that has not been loaded yet.
+    // 5. Streams, idle: memory per open SSE stream, on a gateway that has not been loaded yet, then the
+    // same on the minimal proxy (the floor: what the HTTP connection and the gRPC call cost in Node).
     const streams = QUICK ? 500 : 10_000;
     const rssOf = () => Number(readFileSync(`/proc/${gateway.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1]) * 1024;
-    await sleep(500);
-    const before = await memoryAfterGc(inspectPort);
-    const controllers: AbortController[] = [];
-    for (let i = 0; i < streams; i++) {
-      const c = new AbortController();
-      controllers.push(c);
-      void fetch(`http://127.0.0.1:${gwPort}/api/v1/agent/stream`, {
-        method: 'POST',
-        signal: c.signal,
-        headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ agent_id: 'reference', query: QUERY, options: { ref_latency_ms: 600_000 } }),
-      })
-        .then(
-          (r) => r.body?.getReader().read(),
-          () => undefined,
-        )
-        .catch(() => undefined);
-      if (i % 100 === 99) await sleep(50);
-    }
-    await sleep(5000);
-    const after = await memoryAfterGc(inspectPort);
-    const metrics = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
-    const open = Number(/^gateway_active_streams (\d+)/m.exec(metrics)?.[1] ?? 0);
-    if (open < streams) process.stderr.write(`note: ${open} of ${streams} streams were open when measured\n`);
-    note('idle_streams', open);
-    note('idle_stream_kb_each', (after.rss - before.rss) / open / 1024);
-    note(
-      'idle_stream_heap_kb_each',
-      (after.heapUsed + after.external - before.heapUsed - before.external) / open / 1024,
-    );
-    controllers.forEach((c) => c.abort());
+    const idle = await idleStreamMemory(`http://127.0.0.1:${gwPort}/api/v1/agent/stream`, auth, streams, inspectPort);
+    note('idle_streams', idle.open);
+    note('idle_stream_kb_each', idle.rssKbEach);
+    note('idle_stream_heap_kb_each', idle.heapKbEach);
+    idle.close();
 
     await sleep(3000); // the idle streams' runs end once their resume window has passed
     // Their agent calls were cancelled all at once: the pacing must have kept the connection (and so
     // the breaker) of the agent the next scenarios use.
     const breaker = await agentGauge('gateway_circuit_breaker_state', 'reference');
     if (breaker !== 0) throw new Error(`the reference agent's breaker is ${breaker} after the idle streams left`);
+    const idleFloor = await idleStreamMemory(`http://127.0.0.1:${proxyPort}/stream`, {}, streams, baselinesInspectPort);
+    note('idle_proxy_streams', idleFloor.open);
+    note('idle_proxy_kb_each', idleFloor.rssKbEach);
+    note('idle_proxy_heap_kb_each', idleFloor.heapKbEach);
+    // The proxy cancels its calls all at once (it has no pacing): the agent may close that connection,
+    // which the proxy opens again for the next scenarios.
+    idleFloor.close();
+    await sleep(3000);
 
     for (let round = 1; round <= ROUNDS; round++) {
       process.stderr.write(`round ${round}/${ROUNDS}\n`);
@@ -800,8 +851,9 @@ async function main(): Promise<void> {
       note('breaker_decision_p99_us', percentile(decision, 99) * 1000);
     }
 
-    // 4. Streams, active: N at 50 tokens/s over SSE, then over WebSocket; the gap between chunks as the
-    // client sees it (the agent sends one every 20 ms).
+    // 6. Streams, active: N at 50 tokens/s straight from the agent, through the gateway over SSE and over
+    // WebSocket, and through the minimal proxy over SSE (the floor); the gap between chunks as the client
+    // sees it (the agent sends one every 20 ms), and the server's CPU per chunk delivered.
     const active = Number(args['active-streams']);
     if (active > 0) {
       const body = { agent_id: 'reference', query: QUERY, options: { ref_tokens_per_second: 50 } };
@@ -809,15 +861,18 @@ async function main(): Promise<void> {
         ['grpc', () => activeGrpcGaps(direct, body, active)],
         ['sse', () => activeSseGaps(gwPort, auth, body, active)],
         ['ws', () => activeWsGaps(gwPort, auth, body, active)],
+        ['proxy', () => activeSseGaps(proxyPort, {}, body, active, '/stream')],
       ] as const;
       // Three repetitions in alternating order, so that none always runs first or last; medians reported.
-      const pids = { gateway: gateway.pid!, agent: agent.pid!, client: process.pid };
+      const pids = { gateway: gateway.pid!, proxy: baselinesPid, agent: agent.pid!, client: process.pid };
       for (const [transport, gapsOf] of [...scenarios, ...[...scenarios].reverse(), ...scenarios]) {
-        const { result, shares } = await withCpuShares(pids, gapsOf);
-        const gaps = result.sort((a, b) => a - b);
+        const { result, shares, cpuSeconds } = await withCpuShares(pids, gapsOf);
+        const gaps = result.gaps.sort((a, b) => a - b);
         note(`active_${transport}_gap_p50`, percentile(gaps, 50));
         note(`active_${transport}_gap_p99`, percentile(gaps, 99));
         for (const [name, share] of Object.entries(shares)) note(`active_${transport}_cpu_${name}`, share);
+        const server = SERVER_OF[transport];
+        if (server) note(`active_${transport}_us_per_event`, (1e6 * cpuSeconds[server]) / result.events);
         await sleep(2000);
       }
       note('active_streams', active);
@@ -920,18 +975,21 @@ async function main(): Promise<void> {
     ...cpuRows(['nest']),
     `| breaker open, rejection through HTTP p50 / p99 (ms) | ${fixed(m('breaker_open_p50'))} / ${fixed(m('breaker_open_p99'))} | ${fixed(m('constant_p99'))} (constant route p99) | ${signed(m('breaker_open_p99') - m('constant_p99'))} at p99 | ≤ 0.5 |`,
     `| breaker open, the agent client's rejection p50 / p99 (µs, in process) | ${fixed(m('breaker_decision_p50_us'), 1)} / ${fixed(m('breaker_decision_p99_us'), 1)} | | | ≤ 500 |`,
-    `| idle SSE streams: memory each (KB, after GC), ${m('idle_streams')} streams | heap+external ${fixed(m('idle_stream_heap_kb_each'), 1)}, RSS ${fixed(m('idle_stream_kb_each'), 1)} | | | ≤ 16 |`,
+    `| idle SSE streams: memory each (KB, after GC), ${m('idle_streams')} streams | heap+external ${fixed(m('idle_stream_heap_kb_each'), 1)}, RSS ${fixed(m('idle_stream_kb_each'), 1)} | heap+external ${fixed(m('idle_proxy_heap_kb_each'), 1)}, RSS ${fixed(m('idle_proxy_kb_each'), 1)} (minimal Node proxy, ${m('idle_proxy_streams')} streams) | ×${fixed(m('idle_stream_heap_kb_each') / m('idle_proxy_heap_kb_each'), 2)} the proxy's heap+external | ≤ 16 |`,
     `| ${ABANDONED_STREAMS} SSE streams at 50 tokens/s abandoned at once, cancels paced (1, then ${ABANDONED_CANCELS_PER_SECOND}/s): ${ABANDONED_WAIT_S} s later, calls still waiting; memory each (KB, after GC); gateway CPU meanwhile | ${m('abandoned_waiting')} waiting; heap+external ${fixed(m('abandoned_heap_kb_each'), 1)}, RSS ${fixed(m('abandoned_rss_kb_each'), 1)}; ${fixed(m('abandoned_cpu_gateway'), 0)} % of a core | | | |`,
     ...(results.active_streams
       ? [
           `| ${m('active_streams')} active gRPC streams straight from the agent (the baseline): gap p50 / p99 (ms) | | ${fixed(m('active_grpc_gap_p50'), 1)} / ${fixed(m('active_grpc_gap_p99'), 1)} | | |`,
-          ...(['grpc', 'sse', 'ws'] as const).map(
+          ...(['grpc', 'sse', 'ws', 'proxy'] as const).map((t) => {
+            const server = SERVER_OF[t];
+            const serverCpu = server
+              ? `${server} ${fixed(m(`active_${t}_cpu_${server}`), 0)} (${fixed(m(`active_${t}_us_per_event`), 1)} µs per chunk), `
+              : '';
+            return `| CPU during the ${TRANSPORT_NAMES[t]} runs, % of one core | ${serverCpu}agent ${fixed(m(`active_${t}_cpu_agent`), 0)}, load generator ${fixed(m(`active_${t}_cpu_client`), 0)} | | | |`;
+          }),
+          ...(['sse', 'ws', 'proxy'] as const).map(
             (t) =>
-              `| CPU during the ${TRANSPORT_NAMES[t]} runs, % of one core | gateway ${fixed(m(`active_${t}_cpu_gateway`), 0)}, agent ${fixed(m(`active_${t}_cpu_agent`), 0)}, load generator ${fixed(m(`active_${t}_cpu_client`), 0)} | | | |`,
-          ),
-          ...(['sse', 'ws'] as const).map(
-            (t) =>
-              `| ${m('active_streams')} active ${TRANSPORT_NAMES[t]} streams at 50 tokens/s: gap between chunks p50 / p99 (ms; the agent's is 20) | ${fixed(m(`active_${t}_gap_p50`), 1)} / ${fixed(m(`active_${t}_gap_p99`), 1)} | ${fixed(m('active_grpc_gap_p99'), 1)} (gRPC p99) | ${signed(m(`active_${t}_gap_p99`) - m('active_grpc_gap_p99'), 1)} at p99 | ≤ +10 |`,
+              `| ${m('active_streams')} active ${TRANSPORT_NAMES[t]} streams at 50 tokens/s: gap between chunks p50 / p99 (ms; the agent's is 20) | ${fixed(m(`active_${t}_gap_p50`), 1)} / ${fixed(m(`active_${t}_gap_p99`), 1)} | ${fixed(m('active_grpc_gap_p99'), 1)} (gRPC p99) | ${signed(m(`active_${t}_gap_p99`) - m('active_grpc_gap_p99'), 1)} at p99 | ${t === 'proxy' ? '' : '≤ +10'} |`,
           ),
         ]
       : []),

@@ -49,12 +49,15 @@ describe('benchmark smoke run', () => {
     const [abandoned] = row(stdout, '100 SSE streams at 50 tokens/s abandoned at once');
     expect(abandoned).not.toMatch(/n\/a|NaN/);
     expect(numbers(abandoned)[0]).toBeGreaterThan(50);
-    for (const transport of ['SSE', 'WebSocket']) {
+    for (const transport of ['SSE', 'WebSocket', 'SSE (minimal proxy)']) {
       const [gaps] = row(stdout, `20 active ${transport} streams`);
       const [p50] = numbers(gaps);
       // The agent sends a chunk every 20 ms; 20 streams keep that pace unless something is broken.
       expect(p50).toBeGreaterThan(10);
       expect(p50).toBeLessThan(100);
+      // The server's CPU per chunk delivered: a figure, not n/a (no chunk counted) or Infinity.
+      const [cpu] = row(stdout, `CPU during the ${transport} runs`);
+      expect(cpu).toMatch(/\(\d+\.\d µs per chunk\)/);
     }
   }, 240_000);
 });
