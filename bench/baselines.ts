@@ -47,8 +47,10 @@ function proxyStream(agent: AgentStub, input: ProxyInput, res: ServerResponse): 
     if (chunk)
       res.write(`id: ${runId}:${++seq}\nevent: chunk\ndata: ${JSON.stringify({ run_id: runId, text: chunk })}\n\n`);
   });
-  call.on('end', () => res.end(`event: done\ndata: ${JSON.stringify({ run_id: runId })}\n\n`));
-  call.on('error', () => res.end());
+  // A call can fail after it ended (the agent closing the connection under a mass cancel): end once.
+  const finish = (last = '') => void (res.writableEnded || res.end(last));
+  call.on('end', () => finish(`event: done\ndata: ${JSON.stringify({ run_id: runId })}\n\n`));
+  call.on('error', () => finish());
   res.on('close', () => call.cancel());
 }
 
