@@ -962,19 +962,24 @@ async function main(): Promise<void> {
     '',
     '| scenario | gateway | baseline | result | goal |',
     '|---|---|---|---|---|',
-    ...LATENCY_LOADS.flatMap(({ key, label }) => [
-      `| added latency p50, ${label} (ms) | ${fixed(m(`gateway_p50_${key}`))} | ${fixed(m(`direct_p50_${key}`))} (direct gRPC) | ${signed(m(`added_p50_${key}`))} | ≤ +0.3 |`,
-      `| added latency p99, ${label} (ms) | ${fixed(m(`gateway_p99_${key}`))} | ${fixed(m(`direct_p99_${key}`))} (direct gRPC) | ${signed(m(`added_p99_${key}`))} | ≤ +1 |`,
-      `| the same through the minimal Node proxy, added p50 / p99, ${label} (ms) | | | ${signed(m(`proxy_added_p50_${key}`))} / ${signed(m(`proxy_added_p99_${key}`))} | |`,
-    ]),
-    `| throughput, uncached (req/s) | ${fixed(m('uncached_gateway_rps'), 0)} | ${fixed(m('uncached_baseline_rps'), 0)} (minimal Node proxy) | ${ratios('uncached')} | ≥ ×0.8 |`,
-    `| throughput, cache hits (req/s) | ${fixed(m('cached_gateway_rps'), 0)} | ${fixed(m('cached_baseline_rps'), 0)} (constant Fastify route) | ${ratios('cached')} | ≥ ×0.9 |`,
-    `| throughput, uncached, with 10 % of agent calls failing (req/s) | ${fixed(m('flaky_gateway_rps'), 0)} | ${fixed(m('flaky_baseline_rps'), 0)} (the agent healthy) | ${ratios('flaky')}; ${fixed(100 * m('flaky_gateway_error_share'), 1)} % answered with an error | |`,
-    ...cpuRows(['uncached', 'cached']),
-    `| the framework's floor: the constant route as a bare NestJS controller (req/s) | ${fixed(m('nest_gateway_rps'), 0)} | ${fixed(m('nest_baseline_rps'), 0)} (constant Fastify route) | ${ratios('nest')} | |`,
-    ...cpuRows(['nest']),
-    `| breaker open, rejection through HTTP p50 / p99 (ms) | ${fixed(m('breaker_open_p50'))} / ${fixed(m('breaker_open_p99'))} | ${fixed(m('constant_p99'))} (constant route p99) | ${signed(m('breaker_open_p99') - m('constant_p99'))} at p99 | ≤ 0.5 |`,
-    `| breaker open, the agent client's rejection p50 / p99 (µs, in process) | ${fixed(m('breaker_decision_p50_us'), 1)} / ${fixed(m('breaker_decision_p99_us'), 1)} | | | ≤ 500 |`,
+    // The latency, throughput and breaker rounds (none with --streams-only).
+    ...(ROUNDS > 0
+      ? [
+          ...LATENCY_LOADS.flatMap(({ key, label }) => [
+            `| added latency p50, ${label} (ms) | ${fixed(m(`gateway_p50_${key}`))} | ${fixed(m(`direct_p50_${key}`))} (direct gRPC) | ${signed(m(`added_p50_${key}`))} | ≤ +0.3 |`,
+            `| added latency p99, ${label} (ms) | ${fixed(m(`gateway_p99_${key}`))} | ${fixed(m(`direct_p99_${key}`))} (direct gRPC) | ${signed(m(`added_p99_${key}`))} | ≤ +1 |`,
+            `| the same through the minimal Node proxy, added p50 / p99, ${label} (ms) | | | ${signed(m(`proxy_added_p50_${key}`))} / ${signed(m(`proxy_added_p99_${key}`))} | |`,
+          ]),
+          `| throughput, uncached (req/s) | ${fixed(m('uncached_gateway_rps'), 0)} | ${fixed(m('uncached_baseline_rps'), 0)} (minimal Node proxy) | ${ratios('uncached')} | ≥ ×0.8 |`,
+          `| throughput, cache hits (req/s) | ${fixed(m('cached_gateway_rps'), 0)} | ${fixed(m('cached_baseline_rps'), 0)} (constant Fastify route) | ${ratios('cached')} | ≥ ×0.9 |`,
+          `| throughput, uncached, with 10 % of agent calls failing (req/s) | ${fixed(m('flaky_gateway_rps'), 0)} | ${fixed(m('flaky_baseline_rps'), 0)} (the agent healthy) | ${ratios('flaky')}; ${fixed(100 * m('flaky_gateway_error_share'), 1)} % answered with an error | |`,
+          ...cpuRows(['uncached', 'cached']),
+          `| the framework's floor: the constant route as a bare NestJS controller (req/s) | ${fixed(m('nest_gateway_rps'), 0)} | ${fixed(m('nest_baseline_rps'), 0)} (constant Fastify route) | ${ratios('nest')} | |`,
+          ...cpuRows(['nest']),
+          `| breaker open, rejection through HTTP p50 / p99 (ms) | ${fixed(m('breaker_open_p50'))} / ${fixed(m('breaker_open_p99'))} | ${fixed(m('constant_p99'))} (constant route p99) | ${signed(m('breaker_open_p99') - m('constant_p99'))} at p99 | ≤ 0.5 |`,
+          `| breaker open, the agent client's rejection p50 / p99 (µs, in process) | ${fixed(m('breaker_decision_p50_us'), 1)} / ${fixed(m('breaker_decision_p99_us'), 1)} | | | ≤ 500 |`,
+        ]
+      : []),
     `| idle SSE streams: memory each (KB, after GC), ${m('idle_streams')} streams | heap+external ${fixed(m('idle_stream_heap_kb_each'), 1)}, RSS ${fixed(m('idle_stream_kb_each'), 1)} | heap+external ${fixed(m('idle_proxy_heap_kb_each'), 1)}, RSS ${fixed(m('idle_proxy_kb_each'), 1)} (minimal Node proxy, ${m('idle_proxy_streams')} streams) | ×${fixed(m('idle_stream_heap_kb_each') / m('idle_proxy_heap_kb_each'), 2)} the proxy's heap+external | ≤ 16 |`,
     `| ${ABANDONED_STREAMS} SSE streams at 50 tokens/s abandoned at once, cancels paced (1, then ${ABANDONED_CANCELS_PER_SECOND}/s): ${ABANDONED_WAIT_S} s later, calls still waiting; memory each (KB, after GC); gateway CPU meanwhile | ${m('abandoned_waiting')} waiting; heap+external ${fixed(m('abandoned_heap_kb_each'), 1)}, RSS ${fixed(m('abandoned_rss_kb_each'), 1)}; ${fixed(m('abandoned_cpu_gateway'), 0)} % of a core | | | |`,
     ...(results.active_streams
