@@ -1,5 +1,6 @@
 import type { ClientReadableStream, Metadata } from '@grpc/grpc-js';
 import type { QueryChunk, QueryRequest, Source, Usage } from '@app/contracts';
+import { StacklessError } from '../common/without-stack-trace';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import type { AgentTarget } from './agent-target';
@@ -23,8 +24,11 @@ export interface StreamResult {
 
 const ignore = () => undefined;
 
-/** Raised before the first chunk: the only point where a stream may be retried elsewhere. */
-export class StreamNotStartedError extends Error {
+/**
+ * Raised before the first chunk: the only point where a stream may be retried elsewhere. A wrapper
+ * (its cause is what is translated and logged), so it captures no stack.
+ */
+export class StreamNotStartedError extends StacklessError {
   constructor(override readonly cause: unknown) {
     super('stream failed before its first chunk');
   }

@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
 import { onClientGone } from '../common/on-client-gone';
+import { abortQuietly } from '../common/without-stack-trace';
 import { traceparentOf } from '../observability/trace-context';
 import type { CallContext } from './agent-client';
 
@@ -9,7 +10,7 @@ export function callContextOf(request: AuthenticatedRequest, reply: FastifyReply
   const controller = new AbortController();
   const response = reply.raw;
   const onClose = () => {
-    if (!response.writableFinished) controller.abort();
+    if (!response.writableFinished) abortQuietly(controller);
   };
   onClientGone(response, onClose);
   if (!request.user) throw new Error('agent calls need an authenticated request');

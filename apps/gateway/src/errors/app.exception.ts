@@ -1,3 +1,4 @@
+import { StacklessError } from '../common/without-stack-trace';
 import { ErrorCode, httpStatusOf } from './error-code';
 
 /**
@@ -5,17 +6,14 @@ import { ErrorCode, httpStatusOf } from './error-code';
  * trace: it is an answer (503 breaker open, 429, 404), never logged with one, and capturing a stack
  * was a measurable share of the CPU of a refused request.
  */
-export class AppException extends Error {
+export class AppException extends StacklessError {
   constructor(
     readonly code: ErrorCode,
     message: string,
     /** Seconds a client should wait before trying again (503, 429). */
     readonly retryAfterSeconds?: number,
   ) {
-    const stackTraceLimit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
     super(message);
-    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'AppException';
   }
 

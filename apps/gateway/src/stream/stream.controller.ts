@@ -18,6 +18,7 @@ import { AcceptsStreamTicket, StreamTickets } from '../auth/stream-ticket';
 import { CurrentUser, type AuthUser } from '../auth/auth-user';
 import type { QueryInput } from '../agent/agent.dto';
 import { onClientGone } from '../common/on-client-gone';
+import { abortQuietly } from '../common/without-stack-trace';
 import { AppConfig } from '../config/app-config';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
@@ -142,7 +143,7 @@ export class StreamController {
 
   private async resumeRun(runId: string, afterSeq: number, request: AuthenticatedRequest, reply: FastifyReply) {
     const gone = new AbortController();
-    onClientGone(reply.raw, () => gone.abort());
+    onClientGone(reply.raw, () => abortQuietly(gone));
     const run = await this.streams.find(runId, request.user!.id, gone.signal);
     this.write(run, afterSeq, request, reply);
   }

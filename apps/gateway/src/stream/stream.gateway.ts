@@ -4,6 +4,7 @@ import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import type { RawData, WebSocket } from 'ws';
 import { MetricsService } from '../observability/metrics.service';
 import { RateLimiter, trackerOf } from '../rate-limit/rate-limiter';
+import { abortQuietly } from '../common/without-stack-trace';
 import { mapError } from '../errors/all-exceptions.filter';
 import { DrainState } from '../health/drain-state';
 import type { Run, RunCursor } from './run';
@@ -71,7 +72,7 @@ export class StreamGateway implements OnGatewayConnection {
       this.metrics.webSockets.dec();
       clearInterval(ping);
       stopOnDrain();
-      connection.closed?.abort();
+      if (connection.closed) abortQuietly(connection.closed);
       for (const reader of readers.values()) reader.stop();
     });
   }

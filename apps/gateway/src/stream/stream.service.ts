@@ -4,6 +4,7 @@ import { AgentClient } from '../agent/agent-client';
 import type { QueryInput } from '../agent/agent.dto';
 import { toAgentRequest } from '../agent/agent-request';
 import { AppConfig } from '../config/app-config';
+import { abortQuietly } from '../common/without-stack-trace';
 import { mapError } from '../errors/all-exceptions.filter';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
@@ -73,7 +74,7 @@ export class StreamService {
     let cancelCode: ErrorCode | undefined;
     run.cancel = (code) => {
       cancelCode ??= code as ErrorCode;
-      controller.abort();
+      abortQuietly(controller);
     };
     let partial = '';
     try {
