@@ -7,6 +7,9 @@ import { MetricsService } from '../observability/metrics.service';
 import { RunMirror } from './run-mirror';
 import { StreamQuota } from './stream-quota';
 
+/** Runs cancelled per turn of the event loop once their resume window has ended (a few ms of work). */
+export const EXPIRE_BATCH = 100;
+
 interface Entry {
   run: Run;
   readers: number;
@@ -22,6 +25,8 @@ interface Entry {
 export class RunRegistry implements BeforeApplicationShutdown {
   private readonly logger = new Logger(RunRegistry.name);
   private readonly runs = new Map<string, Entry>();
+  /** Runs whose resume window has ended, waiting for their batch (expireSoon). */
+  private readonly expiring: Entry[] = [];
   private running = 0;
 
   constructor(
@@ -79,17 +84,34 @@ export class RunRegistry implements BeforeApplicationShutdown {
   }
 
   private startResumeWindow(entry: Entry): void {
-    const expire = async () => {
-      if (entry.readers > 0 || entry.run.finished) return;
-      if (await this.mirror.hasRemoteReader(entry.run.id)) {
-        entry.resumeTimer = setTimeout(() => void expire(), this.config.stream.resumeWindowMs || 1000).unref();
-        return;
-      }
-      this.logger.log({ run_id: entry.run.id }, 'no reader came back: cancelling the run');
-      entry.run.cancel(ErrorCode.CLIENT_GONE);
-    };
-    if (this.config.stream.resumeWindowMs === 0) return void expire();
-    entry.resumeTimer = setTimeout(() => void expire(), this.config.stream.resumeWindowMs).unref();
+    if (this.config.stream.resumeWindowMs === 0) return void this.expire(entry);
+    entry.resumeTimer = setTimeout(() => this.expireSoon(entry), this.config.stream.resumeWindowMs).unref();
+  }
+
+  /**
+   * Queues a run whose window has ended. After a mass disconnect thousands of windows end in the same
+   * timer tick; cancelling them all there stalled every other request for hundreds of milliseconds, so
+   * they are cancelled a batch per turn of the event loop, with I/O in between.
+   */
+  private expireSoon(entry: Entry): void {
+    this.expiring.push(entry);
+    if (this.expiring.length === 1) setImmediate(() => this.expireBatch());
+  }
+
+  private expireBatch(): void {
+    for (const entry of this.expiring.splice(0, EXPIRE_BATCH)) void this.expire(entry);
+    if (this.expiring.length > 0) setImmediate(() => this.expireBatch());
+  }
+
+  private async expire(entry: Entry): Promise<void> {
+    if (entry.readers > 0 || entry.run.finished) return;
+    if (await this.mirror.hasRemoteReader(entry.run.id)) {
+      const retryMs = this.config.stream.resumeWindowMs || 1000;
+      entry.resumeTimer = setTimeout(() => this.expireSoon(entry), retryMs).unref();
+      return;
+    }
+    this.logger.log({ run_id: entry.run.id }, 'no reader came back: cancelling the run');
+    entry.run.cancel(ErrorCode.CLIENT_GONE);
   }
 
   private forgetLater(runId: string): void {
