@@ -12,12 +12,12 @@ export type AgentStub = grpc.Client & {
   ): grpc.ClientReadableStream<{ chunk?: string; is_final?: boolean }>;
 };
 
-export function connectAgent(address: string): AgentStub {
+export function connectAgent(address: string, options: grpc.ChannelOptions = {}): AgentStub {
   const def = protoLoader.loadSync(AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS);
   const Service = (
     grpc.loadPackageDefinition(def) as unknown as { agent: { AgentService: grpc.ServiceClientConstructor } }
   ).agent.AgentService;
-  return new Service(address, grpc.credentials.createInsecure()) as unknown as AgentStub;
+  return new Service(address, grpc.credentials.createInsecure(), options) as unknown as AgentStub;
 }
 
 /** One Query to the reference agent, with a 5-second deadline. */

@@ -80,13 +80,16 @@ async function main(): Promise<void> {
     return value;
   };
   const agent = connectAgent(env('AGENT_ADDRESS'));
+  // Streams on a connection of their own (grpc-js would share one per address): when their clients all
+  // leave, the mass cancel may make the agent close it, and that must not fail the queries meanwhile.
+  const streamAgent = connectAgent(env('AGENT_ADDRESS'), { 'grpc.use_local_subchannel_pool': 1 });
 
   const proxy = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       const input = JSON.parse(body) as ProxyInput;
-      if (req.url === '/stream') return proxyStream(agent, input, res);
+      if (req.url === '/stream') return proxyStream(streamAgent, input, res);
       queryAgent(agent, input.query, input.options ?? {}).then(
         (response) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(response)),
         () => res.writeHead(502).end(),
@@ -106,6 +109,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => {
     proxy.close();
     agent.close();
+    streamAgent.close();
     void Promise.all([constant.close(), nest.close()]).then(() => process.exit(0));
   });
 }

@@ -734,8 +734,8 @@ async function main(): Promise<void> {
     note('idle_proxy_streams', idleFloor.open);
     note('idle_proxy_kb_each', idleFloor.rssKbEach);
     note('idle_proxy_heap_kb_each', idleFloor.heapKbEach);
-    // The proxy cancels its calls all at once (it has no pacing): the agent may close that connection,
-    // which the proxy opens again for the next scenarios.
+    // The proxy cancels its calls all at once (it has no pacing): the agent may close the connection
+    // its streams use (not the one of its queries), which it opens again for the next scenarios.
     idleFloor.close();
     await sleep(3000);
 
