@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
+import { eventually } from '../../../../test/support/clients';
 import { AppConfig } from '../config/app-config';
 import { ErrorCode } from '../errors/error-code';
 import type { MetricsService } from '../observability/metrics.service';
@@ -48,7 +49,7 @@ describe('RunRegistry: resume windows ending together', () => {
       if (watching) setImmediate(watch);
     };
     watch();
-    for (let waited = 0; cancelled.length < RUNS && waited < 5_000; waited += 10) await sleep(10);
+    await eventually(() => cancelled.length === RUNS);
     watching = false;
     expect(cancelled).toHaveLength(RUNS);
     expect(new Set(cancelled).size).toBe(RUNS);
@@ -66,7 +67,7 @@ describe('RunRegistry: resume windows ending together', () => {
     await sleep(100);
     expect(run.cancel).not.toHaveBeenCalled();
     reader();
-    for (let waited = 0; !jest.mocked(run.cancel).mock.calls.length && waited < 5_000; waited += 10) await sleep(10);
+    await eventually(() => jest.mocked(run.cancel).mock.calls.length > 0);
     expect(run.cancel).toHaveBeenCalledWith(ErrorCode.CLIENT_GONE);
   });
 });
