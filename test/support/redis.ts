@@ -1,7 +1,17 @@
 import type Redis from 'ioredis';
 
+/** The connections Redis has open now (CLIENT LIST) that have a name, with their ids. */
+async function namedConnections(redis: Redis): Promise<{ id: string; name: string }[]> {
+  const list = (await redis.client('LIST')) as string;
+  return [...list.matchAll(/\bid=(\d+) .* name=(\S+) /g)].map(([, id, name]) => ({ id, name }));
+}
+
 /** The names of the connections Redis has open now (CLIENT LIST), unnamed ones left out. */
 export async function connectionNames(redis: Redis): Promise<string[]> {
-  const list = (await redis.client('LIST')) as string;
-  return [...list.matchAll(/ name=(\S+) /g)].map((match) => match[1]);
+  return (await namedConnections(redis)).map(({ name }) => name);
+}
+
+/** The id of the open connection with this name (for CLIENT KILL ID), if there is one. */
+export async function connectionId(redis: Redis, name: string): Promise<string | undefined> {
+  return (await namedConnections(redis)).find((c) => c.name === name)?.id;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
+import { connectionId } from '../../../../test/support/redis';
 import { RedisService } from '../redis/redis.service';
 import { FEED_BLOCK_MS, RemoteRunFeed } from './remote-run-feed';
 import { Run, type RunEvent } from './run';
@@ -102,10 +103,7 @@ describe('RemoteRunFeed', () => {
       );
       await nextEvent(run);
       // Its read is blocked now; Redis drops the connection under it (a failover, a network blip).
-      const line = ((await client.client('LIST')) as string)
-        .split('\n')
-        .find((l) => l.includes(` name=${prefix}follow:blip `));
-      await client.client('KILL', 'ID', /\bid=(\d+)/.exec(line!)![1]);
+      await client.client('KILL', 'ID', (await connectionId(client, `${prefix}follow:blip`))!);
       const next = nextEvent(run);
       await write('blip', 1, 'chunk', { text: 'still here' });
       const nothing = new Promise((resolve) => setTimeout(resolve, 3000, 'nothing in 3 s'));
