@@ -45,6 +45,8 @@ describe('benchmark smoke run', () => {
         expect(numbers(cell).every((n) => Number.isFinite(n) && n > 0)).toBe(true);
       }
     }
+    // Idle calls still waiting for their cancel once the idle clients left: a count (none past the burst here).
+    expect(row(stdout, "the idle streams' clients leaving at once")[0]).toMatch(/^\d+$/);
     // The abandoned streams' cancels are still waiting their turn when their cost is measured.
     const [abandoned] = row(stdout, '100 SSE streams at 50 tokens/s abandoned at once');
     expect(abandoned).not.toMatch(/n\/a|NaN/);
