@@ -644,6 +644,21 @@ async function main(): Promise<void> {
     return Number(new RegExp(`^${name}\\{agent="${agentId}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1]);
   };
   const pending = async (agentId: string) => (await agentGauge('gateway_agent_cancels_pending', agentId)) || 0;
+  /**
+   * The gateway's garbage collection so far (seconds in all, and collections over 10 ms) and its
+   * longest event-loop delay since the previous read (prom-client resets that on every scrape).
+   */
+  const gatewayPauses = async () => {
+    const text = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
+    const total = (pattern: RegExp) => [...text.matchAll(pattern)].reduce((sum, [, value]) => sum + Number(value), 0);
+    return {
+      gcSeconds: total(/^gateway_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm),
+      gcOver10ms:
+        total(/^gateway_nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)$/gm) -
+        total(/^gateway_nodejs_gc_duration_seconds_bucket\{le="0\.01",[^}]*\} (\S+)$/gm),
+      loopDelayMaxSeconds: total(/^gateway_nodejs_eventloop_lag_max_seconds (\S+)$/gm),
+    };
+  };
   const results: Record<string, number[]> = {};
   const note = (k: string, v: number) => (results[k] ??= []).push(v);
 
@@ -763,7 +778,13 @@ async function main(): Promise<void> {
             ? latencies(load.inFlight, LATENCY_REQUESTS, call)
             : latenciesAtRate(load.perSecond, LATENCY_REQUESTS, call);
         const d = await run(async (i) => void (await queryDirect({ n: String(i) })));
+        const pausesBefore = await gatewayPauses();
         const g = await run(through(gwPort, '/api/v1/agent/query', auth));
+        // What held the gateway's event loop during its run: a latency tail's usual suspects.
+        const pauses = await gatewayPauses();
+        note(`gateway_gc_ms_${load.key}`, (pauses.gcSeconds - pausesBefore.gcSeconds) * 1000);
+        note(`gateway_gc_over_10ms_${load.key}`, pauses.gcOver10ms - pausesBefore.gcOver10ms);
+        note(`gateway_loop_delay_max_${load.key}`, pauses.loopDelayMaxSeconds * 1000);
         // The floor of any HTTP hop in front of the agent: the minimal proxy, measured the same way.
         const p = await run(through(proxyPort, '/', {}));
         note(`direct_p50_${load.key}`, percentile(d, 50));
@@ -977,6 +998,7 @@ async function main(): Promise<void> {
             `| added latency p50, ${label} (ms) | ${fixed(m(`gateway_p50_${key}`))} | ${fixed(m(`direct_p50_${key}`))} (direct gRPC) | ${signed(m(`added_p50_${key}`))} | ≤ +0.3 |`,
             `| added latency p99, ${label} (ms) | ${fixed(m(`gateway_p99_${key}`))} | ${fixed(m(`direct_p99_${key}`))} (direct gRPC) | ${signed(m(`added_p99_${key}`))} | ≤ +1 |`,
             `| the same through the minimal Node proxy, added p50 / p99, ${label} (ms) | | | ${signed(m(`proxy_added_p50_${key}`))} / ${signed(m(`proxy_added_p99_${key}`))} | |`,
+            `| the gateway during its ${label} run: GC in all (ms), collections over 10 ms, longest event-loop delay (ms) | ${fixed(m(`gateway_gc_ms_${key}`), 0)}, ${m(`gateway_gc_over_10ms_${key}`)}, ${fixed(m(`gateway_loop_delay_max_${key}`), 0)} | | | |`,
           ]),
           `| throughput, uncached (req/s) | ${fixed(m('uncached_gateway_rps'), 0)} | ${fixed(m('uncached_baseline_rps'), 0)} (minimal Node proxy) | ${ratios('uncached')} | ≥ ×0.8 |`,
           `| throughput, cache hits (req/s) | ${fixed(m('cached_gateway_rps'), 0)} | ${fixed(m('cached_baseline_rps'), 0)} (constant Fastify route) | ${ratios('cached')} | ≥ ×0.9 |`,

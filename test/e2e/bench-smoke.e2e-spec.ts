@@ -45,6 +45,11 @@ describe('benchmark smoke run', () => {
         expect(numbers(cell).every((n) => Number.isFinite(n) && n > 0)).toBe(true);
       }
     }
+    // What held the gateway's event loop during each latency run: three figures, none missing.
+    for (const load of ['1 in flight', '8 in flight', '400 req/s']) {
+      const [pauses] = row(stdout, `the gateway during its ${load} run`);
+      expect(pauses).toMatch(/^\d+, \d+, \d+$/);
+    }
     // Idle calls still waiting for their cancel once the idle clients left: a count (none past the burst here).
     expect(row(stdout, "the idle streams' clients leaving at once")[0]).toMatch(/^\d+$/);
     // The abandoned streams' cancels are still waiting their turn when their cost is measured.
