@@ -638,18 +638,27 @@ async function main(): Promise<void> {
     },
     [`--inspect=127.0.0.1:${inspectPort}`, ...(args['gateway-node-args']?.split(' ').filter(Boolean) ?? [])],
   );
+  const gatewayMetrics = () => fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
   /** A gauge of one agent from the gateway's /metrics (NaN when absent). */
   const agentGauge = async (name: string, agentId: string) => {
-    const text = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
+    const text = await gatewayMetrics();
     return Number(new RegExp(`^${name}\\{agent="${agentId}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1]);
   };
   const pending = async (agentId: string) => (await agentGauge('gateway_agent_cancels_pending', agentId)) || 0;
+  /** Polls every `everyMs` until no cancel of `agentId` waits; false if some still wait after `withinMs`. */
+  const cancelsDrained = async (agentId: string, withinMs: number, everyMs: number) => {
+    for (let waited = 0; waited < withinMs; waited += everyMs) {
+      if ((await pending(agentId)) === 0) return true;
+      await sleep(everyMs);
+    }
+    return false;
+  };
   /**
    * The gateway's garbage collection so far (seconds in all, and collections over 10 ms) and its
    * longest event-loop delay since the previous read (prom-client resets that on every scrape).
    */
   const gatewayPauses = async () => {
-    const text = await fetch(`http://127.0.0.1:${gwPort}/metrics`).then((r) => r.text());
+    const text = await gatewayMetrics();
     const total = (pattern: RegExp) => [...text.matchAll(pattern)].reduce((sum, [, value]) => sum + Number(value), 0);
     return {
       gcSeconds: total(/^gateway_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm),
@@ -727,7 +736,7 @@ async function main(): Promise<void> {
     );
     note('abandoned_rss_kb_each', (afterAbandon.rss - beforeAbandon.rss) / waiting / 1024);
     note('abandoned_cpu_gateway', shares.gateway);
-    for (let i = 0; i < 600 && (await pending('long')) > 0; i++) await sleep(100);
+    await cancelsDrained('long', 60_000, 100);
 
     let unique = 0;
     // 5. Streams, idle: memory per open SSE stream, on a gateway that has not been loaded yet, then the
@@ -757,10 +766,8 @@ async function main(): Promise<void> {
     // The gateway's idle calls past the burst wait for their paced cancels (minutes for 10,000). The
     // later scenarios are measured once they are gone, not in the aftermath of a mass disconnect: with
     // them still waiting, the open loop's tail at 400 req/s was up to +92 ms at p99 (bench/README.md).
-    for (let i = 0; (await pending('reference')) > 0; i++) {
-      if (i === 2400) throw new Error("the idle streams' cancels did not drain in 20 minutes");
-      await sleep(500);
-    }
+    if (!(await cancelsDrained('reference', 20 * 60_000, 500)))
+      throw new Error("the idle streams' cancels did not drain in 20 minutes");
 
     for (let round = 1; round <= ROUNDS; round++) {
       process.stderr.write(`round ${round}/${ROUNDS}\n`);
