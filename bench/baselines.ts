@@ -1,6 +1,7 @@
 /**
  * The benchmark's baselines, in a process of their own like the gateway: a minimal Node HTTP → gRPC
- * proxy (the floor of what Node can do for an uncached query, and at `/stream` for an SSE stream),
+ * proxy (the floor of what Node can do for an uncached query, and at `/stream` for a stream over SSE or
+ * WebSocket),
  * a Fastify route that returns a constant body (the floor for a cache hit) and the same route as a
  * bare NestJS controller on Fastify (the framework's own floor, which the gateway cannot go below).
  * In the load generator's process they shared its event loop and ran at half their speed, which
@@ -18,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import Fastify, { type FastifyReply } from 'fastify';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { Controller, Header, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -29,29 +31,65 @@ interface ProxyInput {
   options?: Record<string, string>;
 }
 
+/** Sends one event of a proxied stream to its client, framed as the gateway frames it. */
+type Emit = (event: 'start' | 'chunk' | 'done', data: Record<string, unknown>, seq: number) => void;
+
 /**
- * The floor of an SSE stream: the agent's chunks written as the gateway frames them, the call
- * cancelled when the client leaves. No auth, run, resume log, deadline, heartbeat or metrics.
+ * The floor of a stream: the agent's chunks sent on as the gateway sends them; `end` once the call is
+ * over. No auth, run, resume log, deadline, heartbeat or metrics. Returns the call's cancel, for when
+ * the client leaves.
  */
-function proxyStream(agent: AgentStub, input: ProxyInput, res: ServerResponse): void {
+function proxyStream(agent: AgentStub, input: ProxyInput, emit: Emit, end: () => void): () => void {
   const call = agent.StreamQuery(
     { agent_id: 'reference', query: input.query, options: input.options ?? {} },
     new grpc.Metadata(),
     {},
   );
-  const runId = randomUUID(); // the same size as the gateway's run ids, for the same bytes per event
+  const run_id = randomUUID(); // the same size as the gateway's run ids, for the same bytes per event
   let seq = 0;
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-  res.flushHeaders();
+  emit('start', { agent_id: 'reference', run_id }, seq);
   call.on('data', ({ chunk }: { chunk?: string }) => {
-    if (chunk)
-      res.write(`id: ${runId}:${++seq}\nevent: chunk\ndata: ${JSON.stringify({ run_id: runId, text: chunk })}\n\n`);
+    if (chunk) emit('chunk', { run_id, text: chunk }, ++seq);
   });
   // A call can fail after it ended (the agent closing the connection under a mass cancel): end once.
-  const finish = (last = '') => void (res.writableEnded || res.end(last));
-  call.on('end', () => finish(`event: done\ndata: ${JSON.stringify({ run_id: runId })}\n\n`));
-  call.on('error', () => finish());
-  res.on('close', () => call.cancel());
+  let ended = false;
+  const finish = (answered: boolean) => {
+    if (ended) return;
+    ended = true;
+    if (answered) emit('done', { run_id }, ++seq);
+    end();
+  };
+  call.on('end', () => finish(true));
+  call.on('error', () => finish(false));
+  return () => call.cancel();
+}
+
+/** A stream as SSE frames on an HTTP response. */
+function proxySse(agent: AgentStub, input: ProxyInput, res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+  res.flushHeaders();
+  const cancel = proxyStream(
+    agent,
+    input,
+    (event, data, seq) =>
+      res.write(`id: ${String(data.run_id)}:${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+    () => res.end(),
+  );
+  res.on('close', cancel);
+}
+
+/** Streams as `{event, data}` WebSocket messages, one per query sent on the socket. */
+function proxyWebSocket(agent: AgentStub, socket: WebSocket): void {
+  socket.on('message', (raw: Buffer) => {
+    const { data } = JSON.parse(raw.toString('utf8')) as { data: ProxyInput };
+    const cancel = proxyStream(
+      agent,
+      data,
+      (event, fields, seq) => socket.send(JSON.stringify({ event, data: { ...fields, seq } })),
+      () => undefined,
+    );
+    socket.once('close', cancel);
+  });
 }
 
 /** The constant route as a bare Nest controller: no guards, interceptors or pipes. */
@@ -89,13 +127,15 @@ async function main(): Promise<void> {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       const input = JSON.parse(body) as ProxyInput;
-      if (req.url === '/stream') return proxyStream(streamAgent, input, res);
+      if (req.url === '/stream') return proxySse(streamAgent, input, res);
       queryAgent(agent, input.query, input.options ?? {}).then(
         (response) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(response)),
         () => res.writeHead(502).end(),
       );
     });
   });
+  const proxyWs = new WebSocketServer({ server: proxy, path: '/stream', maxPayload: 64 * 1024 });
+  proxyWs.on('connection', (socket) => proxyWebSocket(streamAgent, socket));
   await new Promise<void>((resolve) => proxy.listen(Number(env('PROXY_PORT')), '127.0.0.1', resolve));
 
   const constantBody = env('CONSTANT_BODY');
@@ -107,6 +147,7 @@ async function main(): Promise<void> {
   await constant.listen({ port: Number(env('CONSTANT_PORT')), host: '127.0.0.1' });
 
   process.once('SIGTERM', () => {
+    proxyWs.close();
     proxy.close();
     agent.close();
     streamAgent.close();

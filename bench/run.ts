@@ -326,48 +326,77 @@ async function memoryAfterGc(inspectPort: number): Promise<{ rss: number; heapUs
   return JSON.parse(reply.result!.value!) as { rss: number; heapUsed: number; external: number };
 }
 
+/** One stream the benchmark holds open: `accepted` once the server has taken it, `close` to leave at once. */
+interface HeldStream {
+  accepted: Promise<boolean>;
+  close: () => void;
+}
+
+/** The body of a query the agent answers 10 minutes later: the stream stays open and idle. */
+const IDLE_QUERY = { agent_id: 'reference', query: QUERY, options: { ref_latency_ms: '600000' } };
+
+/** An idle SSE stream, taken once the server answers 200. */
+function idleSse(url: string, headers: Record<string, string>): HeldStream {
+  const c = new AbortController();
+  const accepted = fetch(url, {
+    method: 'POST',
+    signal: c.signal,
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify(IDLE_QUERY),
+  }).then(
+    (r) => {
+      void r.body
+        ?.getReader()
+        .read()
+        .catch(() => undefined);
+      return r.status === 200;
+    },
+    () => false,
+  );
+  return { accepted, close: () => c.abort() };
+}
+
+/** An idle WebSocket stream: one query on its own socket, taken once the server sends its first event. */
+function idleWs(url: string, headers: Record<string, string>): HeldStream {
+  const socket = new WebSocket(url, { headers });
+  const accepted = new Promise<boolean>((resolve) => {
+    socket.once('open', () => socket.send(JSON.stringify({ event: 'query', data: IDLE_QUERY })));
+    socket.once('message', (raw: Buffer) => resolve(raw.toString('utf8').startsWith('{"event":"start"')));
+    socket.once('error', () => resolve(false));
+    socket.once('close', () => resolve(false));
+  });
+  socket.on('error', () => undefined); // a socket ended by `terminate` may still report one
+  return { accepted, close: () => socket.terminate() };
+}
+
 /**
- * Memory per idle SSE stream: `n` streams opened at `url` on an answer the agent has not started (10
+ * Memory per idle stream: `n` streams opened with `open`, on an answer the agent has not started (10
  * minutes away), the server's memory after a full collection before and 5 s after, divided by the
- * streams it answered. `close` lets them all go at once.
+ * streams it took. `close` lets them all go at once.
  */
 async function idleStreamMemory(
-  url: string,
-  headers: Record<string, string>,
+  open: () => HeldStream,
   n: number,
   inspectPort: number,
 ): Promise<{ open: number; heapKbEach: number; rssKbEach: number; close: () => void }> {
   await sleep(500);
   const before = await memoryAfterGc(inspectPort);
-  const controllers: AbortController[] = [];
-  let open = 0;
+  const held: HeldStream[] = [];
+  let taken = 0;
   for (let i = 0; i < n; i++) {
-    const c = new AbortController();
-    controllers.push(c);
-    void fetch(url, {
-      method: 'POST',
-      signal: c.signal,
-      headers: { ...headers, 'content-type': 'application/json' },
-      body: JSON.stringify({ agent_id: 'reference', query: QUERY, options: { ref_latency_ms: '600000' } }),
-    })
-      .then(
-        (r) => {
-          if (r.status === 200) open++;
-          return r.body?.getReader().read();
-        },
-        () => undefined,
-      )
-      .catch(() => undefined);
+    const stream = open();
+    held.push(stream);
+    void stream.accepted.then((ok) => void (ok && taken++));
     if (i % 100 === 99) await sleep(50);
   }
   await sleep(5000);
   const after = await memoryAfterGc(inspectPort);
-  if (open < n) process.stderr.write(`note: ${open} of ${n} streams were open at ${url} when measured\n`);
+  if (taken < n) process.stderr.write(`note: ${taken} of ${n} streams were open when measured\n`);
   return {
-    open,
-    heapKbEach: (after.heapUsed + after.external - before.heapUsed - before.external) / open / 1024,
-    rssKbEach: (after.rss - before.rss) / open / 1024,
-    close: () => controllers.forEach((c) => c.abort()),
+    open: taken,
+    heapKbEach: (after.heapUsed + after.external - before.heapUsed - before.external) / taken / 1024,
+    rssKbEach: (after.rss - before.rss) / taken / 1024,
+    close: () => held.forEach((stream) => stream.close()),
   };
 }
 
@@ -738,36 +767,53 @@ async function main(): Promise<void> {
     note('abandoned_cpu_gateway', shares.gateway);
     await cancelsDrained('long', 60_000, 100);
 
-    let unique = 0;
-    // 5. Streams, idle: memory per open SSE stream, on a gateway that has not been loaded yet, then the
-    // same on the minimal proxy (the floor: what the HTTP connection and the gRPC call cost in Node).
+    // 5. Streams, idle: memory per open stream, over SSE and then over WebSocket, on a gateway that has
+    // served nothing else yet; after each, the same on the minimal proxy (the floor: what the connection
+    // and the gRPC call cost in Node).
     const streams = QUICK ? 500 : 10_000;
     const rssOf = () => Number(readFileSync(`/proc/${gateway.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1]) * 1024;
-    const idle = await idleStreamMemory(`http://127.0.0.1:${gwPort}/api/v1/agent/stream`, auth, streams, inspectPort);
-    note('idle_streams', idle.open);
-    note('idle_stream_kb_each', idle.rssKbEach);
-    note('idle_stream_heap_kb_each', idle.heapKbEach);
-    idle.close();
+    const idleStreams = async (
+      kind: 'sse' | 'ws',
+      throughGateway: () => HeldStream,
+      throughProxy: () => HeldStream,
+    ) => {
+      const idle = await idleStreamMemory(throughGateway, streams, inspectPort);
+      note(`idle_${kind}_streams`, idle.open);
+      note(`idle_${kind}_kb_each`, idle.rssKbEach);
+      note(`idle_${kind}_heap_kb_each`, idle.heapKbEach);
+      idle.close();
+      await sleep(3000); // the idle streams' runs end once their resume window has passed
+      // Their agent calls were cancelled all at once: the pacing must have kept the connection (and so
+      // the breaker) of the agent the next scenarios use.
+      const breaker = await agentGauge('gateway_circuit_breaker_state', 'reference');
+      if (breaker !== 0) throw new Error(`the reference agent's breaker is ${breaker} after the idle streams left`);
+      note(`idle_${kind}_cancels_waiting`, await pending('reference'));
+      const floor = await idleStreamMemory(throughProxy, streams, baselinesInspectPort);
+      note(`idle_${kind}_proxy_streams`, floor.open);
+      note(`idle_${kind}_proxy_kb_each`, floor.rssKbEach);
+      note(`idle_${kind}_proxy_heap_kb_each`, floor.heapKbEach);
+      // The proxy cancels its calls all at once (it has no pacing): the agent may close the connection
+      // its streams use (not the one of its queries), which it opens again for the next scenarios.
+      floor.close();
+      await sleep(3000);
+      // The gateway's idle calls past the burst wait for their paced cancels (minutes for 10,000). The
+      // later scenarios are measured once they are gone, not in the aftermath of a mass disconnect: with
+      // them still waiting, the open loop's tail at 400 req/s was up to +92 ms at p99 (bench/README.md).
+      if (!(await cancelsDrained('reference', 20 * 60_000, 500)))
+        throw new Error("the idle streams' cancels did not drain in 20 minutes");
+    };
+    await idleStreams(
+      'sse',
+      () => idleSse(`http://127.0.0.1:${gwPort}/api/v1/agent/stream`, auth),
+      () => idleSse(`http://127.0.0.1:${proxyPort}/stream`, {}),
+    );
+    await idleStreams(
+      'ws',
+      () => idleWs(`ws://127.0.0.1:${gwPort}/api/v1/stream`, auth),
+      () => idleWs(`ws://127.0.0.1:${proxyPort}/stream`, {}),
+    );
 
-    await sleep(3000); // the idle streams' runs end once their resume window has passed
-    // Their agent calls were cancelled all at once: the pacing must have kept the connection (and so
-    // the breaker) of the agent the next scenarios use.
-    const breaker = await agentGauge('gateway_circuit_breaker_state', 'reference');
-    if (breaker !== 0) throw new Error(`the reference agent's breaker is ${breaker} after the idle streams left`);
-    note('idle_cancels_waiting', await pending('reference'));
-    const idleFloor = await idleStreamMemory(`http://127.0.0.1:${proxyPort}/stream`, {}, streams, baselinesInspectPort);
-    note('idle_proxy_streams', idleFloor.open);
-    note('idle_proxy_kb_each', idleFloor.rssKbEach);
-    note('idle_proxy_heap_kb_each', idleFloor.heapKbEach);
-    // The proxy cancels its calls all at once (it has no pacing): the agent may close the connection
-    // its streams use (not the one of its queries), which it opens again for the next scenarios.
-    idleFloor.close();
-    await sleep(3000);
-    // The gateway's idle calls past the burst wait for their paced cancels (minutes for 10,000). The
-    // later scenarios are measured once they are gone, not in the aftermath of a mass disconnect: with
-    // them still waiting, the open loop's tail at 400 req/s was up to +92 ms at p99 (bench/README.md).
-    if (!(await cancelsDrained('reference', 20 * 60_000, 500)))
-      throw new Error("the idle streams' cancels did not drain in 20 minutes");
+    let unique = 0;
 
     for (let round = 1; round <= ROUNDS; round++) {
       process.stderr.write(`round ${round}/${ROUNDS}\n`);
@@ -1017,8 +1063,13 @@ async function main(): Promise<void> {
           `| breaker open, the agent client's rejection p50 / p99 (µs, in process) | ${fixed(m('breaker_decision_p50_us'), 1)} / ${fixed(m('breaker_decision_p99_us'), 1)} | | | ≤ 500 |`,
         ]
       : []),
-    `| idle SSE streams: memory each (KB, after GC), ${m('idle_streams')} streams | heap+external ${fixed(m('idle_stream_heap_kb_each'), 1)}, RSS ${fixed(m('idle_stream_kb_each'), 1)} | heap+external ${fixed(m('idle_proxy_heap_kb_each'), 1)}, RSS ${fixed(m('idle_proxy_kb_each'), 1)} (minimal Node proxy, ${m('idle_proxy_streams')} streams) | ×${fixed(m('idle_stream_heap_kb_each') / m('idle_proxy_heap_kb_each'), 2)} the proxy's heap+external | ≤ 16 |`,
-    `| the idle streams' clients leaving at once: agent calls waiting for their cancel 3 s later (the default cancel_pacing) | ${m('idle_cancels_waiting')} | | | |`,
+    ...(['sse', 'ws'] as const).flatMap((kind) => {
+      const name = kind === 'sse' ? 'SSE' : 'WebSocket';
+      return [
+        `| idle ${name} streams: memory each (KB, after GC), ${m(`idle_${kind}_streams`)} streams | heap+external ${fixed(m(`idle_${kind}_heap_kb_each`), 1)}, RSS ${fixed(m(`idle_${kind}_kb_each`), 1)} | heap+external ${fixed(m(`idle_${kind}_proxy_heap_kb_each`), 1)}, RSS ${fixed(m(`idle_${kind}_proxy_kb_each`), 1)} (minimal Node proxy, ${m(`idle_${kind}_proxy_streams`)} streams) | ×${fixed(m(`idle_${kind}_heap_kb_each`) / m(`idle_${kind}_proxy_heap_kb_each`), 2)} the proxy's heap+external | ≤ 16 |`,
+        `| the idle ${name} streams' clients leaving at once: agent calls waiting for their cancel 3 s later (the default cancel_pacing) | ${m(`idle_${kind}_cancels_waiting`)} | | | |`,
+      ];
+    }),
     `| ${ABANDONED_STREAMS} SSE streams at 50 tokens/s abandoned at once, cancels paced (1, then ${ABANDONED_CANCELS_PER_SECOND}/s): ${ABANDONED_WAIT_S} s later, calls still waiting; memory each (KB, after GC); gateway CPU meanwhile | ${m('abandoned_waiting')} waiting; heap+external ${fixed(m('abandoned_heap_kb_each'), 1)}, RSS ${fixed(m('abandoned_rss_kb_each'), 1)}; ${fixed(m('abandoned_cpu_gateway'), 0)} % of a core | | | |`,
     ...(results.active_streams
       ? [

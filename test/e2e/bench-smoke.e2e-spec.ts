@@ -36,6 +36,7 @@ describe('benchmark smoke run', () => {
       'breaker open, rejection through HTTP',
       "breaker open, the agent client's rejection",
       'idle SSE streams',
+      'idle WebSocket streams',
     ]) {
       // The gateway's figure, and the baseline's where the row has one.
       const [gateway, baseline] = row(stdout, scenario);
@@ -51,7 +52,8 @@ describe('benchmark smoke run', () => {
       expect(pauses).toMatch(/^\d+, \d+, \d+$/);
     }
     // Idle calls still waiting for their cancel once the idle clients left: a count (none past the burst here).
-    expect(row(stdout, "the idle streams' clients leaving at once")[0]).toMatch(/^\d+$/);
+    for (const transport of ['SSE', 'WebSocket'])
+      expect(row(stdout, `the idle ${transport} streams' clients leaving at once`)[0]).toMatch(/^\d+$/);
     // The abandoned streams' cancels are still waiting their turn when their cost is measured.
     const [abandoned] = row(stdout, '100 SSE streams at 50 tokens/s abandoned at once');
     expect(abandoned).not.toMatch(/n\/a|NaN/);
