@@ -66,6 +66,16 @@ export class AuthenticatedWsAdapter extends WsAdapter {
     return server;
   }
 
+  /**
+   * Nest's own message routing, for `@SubscribeMessage` handlers: the gateway has none (StreamGateway
+   * reads its socket itself), and for each socket it would still build an rxjs pipeline (a few KB held
+   * as long as the socket is open) and parse every message a second time, failing with an Error.
+   */
+  override bindMessageHandlers(...args: Parameters<WsAdapter['bindMessageHandlers']>): void {
+    const [, handlers] = args;
+    if (handlers.length > 0) super.bindMessageHandlers(...args);
+  }
+
   /** Counts the upgrade against the caller's limits, then lets in only a valid token or ticket. */
   private async admit(req: UpgradeRequest): Promise<void> {
     const user = await this.authenticate(req).catch(() => undefined);
