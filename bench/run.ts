@@ -371,8 +371,8 @@ function idleWs(url: string, headers: Record<string, string>): HeldStream {
 
 /**
  * Memory per idle stream: `n` streams opened with `open`, on an answer the agent has not started (10
- * minutes away), the server's memory after a full collection before and 5 s after, divided by the
- * streams it took. `close` lets them all go at once.
+ * minutes away), the server's memory after a full collection before and 5 s after they were all taken,
+ * divided by the streams it took. `close` lets them all go at once.
  */
 async function idleStreamMemory(
   open: () => HeldStream,
@@ -389,6 +389,8 @@ async function idleStreamMemory(
     void stream.accepted.then((ok) => void (ok && taken++));
     if (i % 100 === 99) await sleep(50);
   }
+  // Every stream taken (or refused) before measuring: one still in its handshake holds part of its cost.
+  await Promise.race([Promise.all(held.map((stream) => stream.accepted)), sleep(120_000)]);
   await sleep(5000);
   const after = await memoryAfterGc(inspectPort);
   if (taken < n) process.stderr.write(`note: ${taken} of ${n} streams were open when measured\n`);
