@@ -8,12 +8,16 @@ import type { AddressInfo } from 'node:net';
 export async function responseOfGoneClient(): Promise<{ response: ServerResponse; close: () => Promise<void> }> {
   let server!: Server;
   const response = new Promise<ServerResponse>((resolve) => {
-    server = createServer((_req, res) => res.once('close', () => resolve(res)));
+    server = createServer((_req, res) => {
+      res.once('close', () => resolve(res));
+      // The client leaves once its request has arrived (a timer instead could fire first on a busy
+      // machine, and then no request would ever reach the server).
+      client.destroy();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const client = request({ port: (server.address() as AddressInfo).port, method: 'POST' });
   client.on('error', () => undefined);
   client.flushHeaders();
-  setTimeout(() => client.destroy(), 50);
   return { response: await response, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
