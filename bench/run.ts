@@ -361,7 +361,9 @@ function idleWs(url: string, headers: Record<string, string>): HeldStream {
   const socket = new WebSocket(url, { headers });
   const accepted = new Promise<boolean>((resolve) => {
     socket.once('open', () => socket.send(JSON.stringify({ event: 'query', data: IDLE_QUERY })));
-    socket.once('message', (raw: Buffer) => resolve(raw.toString('utf8').startsWith('{"event":"start"')));
+    socket.once('message', (raw: Buffer) =>
+      resolve((JSON.parse(raw.toString('utf8')) as { event: string }).event === 'start'),
+    );
     socket.once('error', () => resolve(false));
     socket.once('close', () => resolve(false));
   });
