@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { AgentClient } from '../../apps/gateway/src/agent/agent-client';
+import { CancelSignal } from '../../apps/gateway/src/common/cancel-signal';
 import { AppConfig } from '../../apps/gateway/src/config/app-config';
 import { ErrorCode } from '../../apps/gateway/src/errors/error-code';
 import { MetricsService } from '../../apps/gateway/src/observability/metrics.service';
@@ -15,7 +16,7 @@ const STAYING = 20;
 
 interface StormStream {
   chunks: number;
-  abort: AbortController;
+  cancel: CancelSignal;
   outcome: Promise<string>;
 }
 
@@ -29,19 +30,19 @@ interface Storm {
  * all under way, then cancels the LEAVING ones at once.
  */
 async function storm(
-  open: (signal: AbortSignal | undefined, onChunk: () => void) => Promise<string>,
+  open: (signal: CancelSignal | undefined, onChunk: () => void) => Promise<string>,
   ready: (streams: Storm) => boolean,
   waitMs: number,
 ): Promise<Storm> {
   const streams = (n: number, leaving: boolean) =>
     Array.from({ length: n }, () => {
-      const stream: StormStream = { chunks: 0, abort: new AbortController(), outcome: Promise.resolve('') };
-      stream.outcome = open(leaving ? stream.abort.signal : undefined, () => (stream.chunks += 1));
+      const stream: StormStream = { chunks: 0, cancel: new CancelSignal(), outcome: Promise.resolve('') };
+      stream.outcome = open(leaving ? stream.cancel : undefined, () => (stream.chunks += 1));
       return stream;
     });
   const opened = { leaving: streams(LEAVING, true), staying: streams(STAYING, false) };
   expect(await eventually(() => ready(opened), waitMs)).toBe(true);
-  for (const stream of opened.leaving) stream.abort.abort();
+  for (const stream of opened.leaving) stream.cancel.cancel();
   return opened;
 }
 
@@ -80,7 +81,7 @@ function streamFrom(
     onChunk = () => undefined,
     firstChunkMs = 10_000,
     agentId = 'ref',
-  }: { signal?: AbortSignal; onChunk?: () => void; firstChunkMs?: number; agentId?: string },
+  }: { signal?: CancelSignal; onChunk?: () => void; firstChunkMs?: number; agentId?: string },
 ): Promise<string> {
   return client
     .stream(
@@ -185,12 +186,12 @@ describe('a mass cancel of agent streams', () => {
     // The agent thinks for 400 ms, then streams its whole answer at once, before the first paced cancel:
     // 200 chunks, more than a paused call takes in unread.
     const options = { ref_latency_ms: '400', ref_tokens_per_second: '0', ref_repeat: '20' };
-    const aborts = Array.from({ length: 6 }, () => new AbortController());
-    const outcomes = aborts.map((abort) => streamFrom(client, options, { signal: abort.signal }));
-    expect(await eventually(() => agent.server.stats().active === aborts.length)).toBe(true);
-    for (const abort of aborts) abort.abort();
+    const cancels = Array.from({ length: 6 }, () => new CancelSignal());
+    const outcomes = cancels.map((signal) => streamFrom(client, options, { signal }));
+    expect(await eventually(() => agent.server.stats().active === cancels.length)).toBe(true);
+    for (const signal of cancels) signal.cancel();
     expect(new Set(await Promise.all(outcomes))).toEqual(new Set([ErrorCode.REQUEST_CANCELLED]));
-    expect(await pending()).toBe(aborts.length - 1);
+    expect(await pending()).toBe(cancels.length - 1);
 
     // A paused call would hold its answer unread, its end unseen, until its turn a few seconds later:
     // memory that grows with every chunk an abandoned stream is sent.
@@ -202,19 +203,19 @@ describe('a mass cancel of agent streams', () => {
     clientFor({ burst: 1, per_second: 1 });
     // What a run holds on to (its chunk handler) is only referenced through the stream it started.
     const handlers = await (async () => {
-      const streams = Array.from({ length: 4 }, () => ({ abort: new AbortController(), chunks: 0 }));
+      const streams = Array.from({ length: 4 }, () => ({ cancel: new CancelSignal(), chunks: 0 }));
       const outcomes = streams.map((s) =>
         streamFrom(
           client,
           { ref_tokens_per_second: '5', ref_repeat: '20' },
           {
-            signal: s.abort.signal,
+            signal: s.cancel,
             onChunk: () => (s.chunks += 1),
           },
         ),
       );
       expect(await eventually(() => streams.every((s) => s.chunks > 0))).toBe(true);
-      for (const s of streams) s.abort.abort();
+      for (const s of streams) s.cancel.cancel();
       await Promise.all(outcomes);
       return streams.map((s) => new WeakRef(s));
     })();

@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Metadata, connectivityState, status as GrpcStatus } from '@grpc/grpc-js';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { METADATA_REQUEST_ID, type QueryRequest, type QueryResponse } from '@app/contracts';
+import type { CancelSignal } from '../common/cancel-signal';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../observability/metrics.service';
 import type { AgentDefinition } from '../config/env.schema';
@@ -36,7 +36,7 @@ export interface CallContext {
   requestId: string;
   /** W3C trace context from the caller, continued into the agent call. */
   traceparent?: string;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 export type AgentState = 'ready' | 'connecting' | 'unavailable';
@@ -189,9 +189,18 @@ export class AgentClient implements OnApplicationShutdown {
     );
   }
 
-  private async pause(ms: number, signal?: AbortSignal): Promise<void> {
-    await sleep(ms, undefined, signal ? { signal } : undefined).catch(() => {
-      throw cancelled();
+  /** Waits `ms` before a retry; a cancel ends the wait at once, rejecting with REQUEST_CANCELLED. */
+  private pause(ms: number, signal?: CancelSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onCancel = () => {
+        clearTimeout(timer);
+        reject(cancelled());
+      };
+      const timer = setTimeout(() => {
+        signal?.offCancel(onCancel);
+        resolve();
+      }, ms);
+      signal?.onCancel(onCancel);
     });
   }
 
@@ -229,7 +238,7 @@ export class AgentClient implements OnApplicationShutdown {
     deadline: number,
     context: CallContext,
   ): boolean {
-    if (context.signal?.aborted) return false;
+    if (context.signal?.cancelled) return false;
     if (attempt + 1 >= backend.definition.retry.max_attempts && !isOpenCircuitError(error)) return false;
     if (isOpenCircuitError(error)) {
       // Another target may be closed: trying it costs the agent nothing, so no budget is spent.
@@ -270,7 +279,7 @@ function cancelled(): AppException {
   return new AppException(ErrorCode.REQUEST_CANCELLED, 'request cancelled');
 }
 
-/** One unary call that an abort cancels (the agent sees CANCELLED), rejecting with REQUEST_CANCELLED. */
+/** One unary call that a cancel of its signal cancels (the agent sees CANCELLED), rejecting with REQUEST_CANCELLED. */
 async function unaryCall(
   target: AgentTarget,
   request: QueryRequest,
@@ -278,11 +287,11 @@ async function unaryCall(
   deadline: Date,
 ): Promise<QueryResponse> {
   const { signal } = context;
-  if (signal?.aborted) throw cancelled();
+  if (signal?.cancelled) throw cancelled();
   try {
     return await target.query(request, metadataFor(context), deadline, signal);
   } catch (error) {
-    throw signal?.aborted ? cancelled() : error;
+    throw signal?.cancelled ? cancelled() : error;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { ClientReadableStream, Metadata } from '@grpc/grpc-js';
 import type { QueryChunk, QueryRequest, Source, Usage } from '@app/contracts';
+import type { CancelSignal } from '../common/cancel-signal';
 import { StacklessError } from '../common/without-stack-trace';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
@@ -36,7 +37,7 @@ export class StreamNotStartedError extends StacklessError {
 
 /**
  * Runs one StreamQuery call on one target. The first-chunk and idle deadlines are ours (a gRPC
- * deadline only bounds the whole call); an abort cancels the call, which the agent sees. A local
+ * deadline only bounds the whole call); a cancel of `signal` cancels the call, which the agent sees. A local
  * cancel settles the run at once; the cancel itself goes through the target's pacer, and until it
  * goes out the call's chunks are still read, and dropped.
  */
@@ -46,7 +47,7 @@ export function runTargetStream(
   metadata: Metadata,
   timeouts: StreamTimeouts,
   handlers: StreamHandlers,
-  signal: AbortSignal | undefined,
+  signal: CancelSignal | undefined,
 ): { started: Promise<void>; finished: Promise<StreamResult> } {
   const call: ClientReadableStream<QueryChunk> = target.streamQuery(
     request,
@@ -77,7 +78,7 @@ export function runTargetStream(
     if (settled) return;
     settled = true;
     clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
+    signal?.offCancel(onCancel);
     if (failure === undefined) {
       markStarted();
       succeed({ answer, sources, usage });
@@ -104,10 +105,10 @@ export function runTargetStream(
       ms,
     );
   };
-  const onAbort = () => cancelLocally(new AppException(ErrorCode.REQUEST_CANCELLED, 'stream cancelled'));
+  const onCancel = () => cancelLocally(new AppException(ErrorCode.REQUEST_CANCELLED, 'stream cancelled'));
 
   arm(timeouts.firstChunkMs, `sent nothing in ${timeouts.firstChunkMs} ms`);
-  signal?.addEventListener('abort', onAbort, { once: true });
+  signal?.onCancel(onCancel);
   call.on('data', (chunk: QueryChunk) => {
     if (settled) return;
     if (!gotFirst) {

@@ -17,7 +17,8 @@ import {
   type QueryRequest,
   type QueryResponse,
 } from '@app/contracts';
-import { withoutStackTrace } from '../common/without-stack-trace';
+import type { CancelSignal } from '../common/cancel-signal';
+import { StacklessError, withoutStackTrace } from '../common/without-stack-trace';
 import type { AgentDefinition } from '../config/env.schema';
 import { CancelPacer } from './cancel-pacer';
 import { HealthClient } from './health-client';
@@ -33,6 +34,9 @@ interface AgentStub {
   ): ClientUnaryCall;
   StreamQuery(request: QueryRequest, metadata: Metadata, options: { deadline: Date }): ClientReadableStream<QueryChunk>;
 }
+
+/** How a cancelled call rejects: the caller, which cancelled it, answers for it. */
+const CALL_CANCELLED = new StacklessError('call cancelled');
 
 export interface TargetHealth {
   target: string;
@@ -92,22 +96,22 @@ export class AgentTarget {
 
   /**
    * One unary call on the raw stub (the Observable form cost a measurable share of a request).
-   * An abort rejects at once with the signal's reason; the cancel itself goes through the pacer.
+   * A cancel rejects at once (with CALL_CANCELLED); the cancel itself goes through the pacer.
    */
-  query(request: QueryRequest, metadata: Metadata, deadline: Date, signal?: AbortSignal): Promise<QueryResponse> {
+  query(request: QueryRequest, metadata: Metadata, deadline: Date, signal?: CancelSignal): Promise<QueryResponse> {
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
+      const onCancel = () => {
         this.cancels.cancel(call);
-        reject(signal!.reason as Error);
+        reject(CALL_CANCELLED);
       };
       const call = withoutStackTrace(() =>
         this.stub.Query(request, metadata, { deadline }, (error, response) => {
-          signal?.removeEventListener('abort', onAbort);
+          signal?.offCancel(onCancel);
           if (error) reject(error);
           else resolve(response!);
         }),
       );
-      signal?.addEventListener('abort', onAbort, { once: true });
+      signal?.onCancel(onCancel);
     });
   }
 

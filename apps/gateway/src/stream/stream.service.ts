@@ -4,7 +4,7 @@ import { AgentClient } from '../agent/agent-client';
 import type { QueryInput } from '../agent/agent.dto';
 import { toAgentRequest } from '../agent/agent-request';
 import { AppConfig } from '../config/app-config';
-import { abortQuietly } from '../common/without-stack-trace';
+import { CancelSignal } from '../common/cancel-signal';
 import { mapError } from '../errors/all-exceptions.filter';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
@@ -70,11 +70,11 @@ export class StreamService {
 
   private async drive(run: Run, input: QueryInput, caller: StreamCaller, turn: Turn | undefined): Promise<void> {
     const started = performance.now();
-    const controller = new AbortController();
+    const signal = new CancelSignal();
     let cancelCode: ErrorCode | undefined;
     run.cancel = (code) => {
       cancelCode ??= code as ErrorCode;
-      abortQuietly(controller);
+      signal.cancel();
     };
     let partial = '';
     try {
@@ -85,7 +85,7 @@ export class StreamService {
           userId: caller.userId,
           requestId: caller.requestId,
           traceparent: caller.traceparent,
-          signal: controller.signal,
+          signal,
         },
         {
           firstChunkMs: this.config.stream.firstChunkTimeoutMs,
