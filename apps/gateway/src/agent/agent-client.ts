@@ -135,10 +135,10 @@ export class AgentClient implements OnApplicationShutdown {
     try {
       backend.retryBudget.recordCall();
       const deadline = Date.now() + deadlineMs;
-      const tried = new Set<AgentTarget>();
+      // The targets tried so far; only made for a retry (most calls have none, and a stream holds it).
+      let tried: AgentTarget[] | undefined;
       for (let attempt = 0; ; attempt++) {
         const target = this.pickTarget(backend, tried);
-        tried.add(target);
         try {
           return await call(target, deadline);
         } catch (error) {
@@ -147,6 +147,7 @@ export class AgentClient implements OnApplicationShutdown {
           if (!this.shouldRetry(backend, error, attempt, deadline, context)) throw failure;
           const wait = isOpenCircuitError(error) ? 0 : backoffMs(backend.definition.retry, attempt);
           if (Date.now() + wait + MIN_ATTEMPT_MS > deadline) throw failure;
+          (tried ??= []).push(target);
           if (wait > 0) await this.pause(wait, context.signal);
         }
       }
@@ -215,12 +216,12 @@ export class AgentClient implements OnApplicationShutdown {
   }
 
   /** Round robin, preferring targets not tried yet for this call and whose breaker lets calls through. */
-  private pickTarget(backend: Backend, tried: Set<AgentTarget>): AgentTarget {
+  private pickTarget(backend: Backend, tried?: readonly AgentTarget[]): AgentTarget {
     const n = backend.targets.length;
     let fallback: AgentTarget | undefined;
     for (let i = 0; i < n; i++) {
       const target = backend.targets[(backend.next + i) % n];
-      if (tried.has(target)) continue;
+      if (tried?.includes(target)) continue;
       if (!target.breaker.refusing) {
         backend.next = (backend.next + i + 1) % n;
         return target;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AgentClient } from '../agent/agent-client';
 import type { QueryInput } from '../agent/agent.dto';
+import type { StreamResult } from '../agent/agent-stream';
 import { toAgentRequest } from '../agent/agent-request';
 import { AppConfig } from '../config/app-config';
 import { CancelSignal } from '../common/cancel-signal';
@@ -49,7 +50,7 @@ export class StreamService {
     }
     this.registry.add(run); // which gives the slot back when the run finishes
     run.push('start', { agent_id: input.agent_id, session_id: run.sessionId });
-    void this.drive(run, input, caller, turn);
+    this.drive(run, input, caller, turn);
     return run;
   }
 
@@ -68,7 +69,11 @@ export class StreamService {
     await this.mirror.requestCancel(runId, ErrorCode.REQUEST_CANCELLED);
   }
 
-  private async drive(run: Run, input: QueryInput, caller: StreamCaller, turn: Turn | undefined): Promise<void> {
+  /**
+   * Runs the agent call that feeds `run`, then records the turn. A promise chain, not an async
+   * function: every open stream holds it, and a suspended async function kept its frame.
+   */
+  private drive(run: Run, input: QueryInput, caller: StreamCaller, turn: Turn | undefined): void {
     const started = performance.now();
     const signal = new CancelSignal();
     let cancelCode: ErrorCode | undefined;
@@ -77,16 +82,11 @@ export class StreamService {
       signal.cancel();
     };
     let partial = '';
-    try {
-      const result = await this.agents.stream(
+    this.agents
+      .stream(
         input.agent_id,
         toAgentRequest(input, caller.requestId, turn?.history),
-        {
-          userId: caller.userId,
-          requestId: caller.requestId,
-          traceparent: caller.traceparent,
-          signal,
-        },
+        { userId: caller.userId, requestId: caller.requestId, traceparent: caller.traceparent, signal },
         {
           firstChunkMs: this.config.stream.firstChunkTimeoutMs,
           idleMs: this.config.stream.idleTimeoutMs,
@@ -99,31 +99,56 @@ export class StreamService {
             run.push('chunk', { seq: run.events.length, text });
           },
         },
+      )
+      // The one promise an open stream holds here: what its end runs is chained only then.
+      .then(
+        (result) =>
+          finishedAfter(
+            run,
+            this.succeed(run, turn, result, Math.round(performance.now() - started)).catch((error: unknown) =>
+              this.fail(run, turn, partial, cancelCode, error, started),
+            ),
+          ),
+        (error: unknown) => finishedAfter(run, this.fail(run, turn, partial, cancelCode, error, started)),
       );
-      const latency_ms = Math.round(performance.now() - started);
-      if (turn) {
-        await this.conversations.complete(turn, {
-          answer: result.answer,
-          sources: result.sources,
-          usage: result.usage,
-          latencyMs: latency_ms,
-          agentResponseId: run.id,
-        });
-      }
-      run.push('done', { answer: result.answer, sources: result.sources, usage: result.usage, latency_ms });
-    } catch (error) {
-      const mapped = mapError(error).body;
-      const code = cancelCode ?? mapped.code;
-      const message = cancelCode ? cancelMessage(cancelCode) : mapped.message;
-      if (turn) {
-        const latency = Math.round(performance.now() - started);
-        await this.conversations.fail(turn, partial, code, latency).catch(() => undefined);
-      }
-      run.push('error', { code, message });
-    } finally {
-      run.emit('finished');
-    }
   }
+
+  private async succeed(run: Run, turn: Turn | undefined, result: StreamResult, latency_ms: number): Promise<void> {
+    if (turn) {
+      await this.conversations.complete(turn, {
+        answer: result.answer,
+        sources: result.sources,
+        usage: result.usage,
+        latencyMs: latency_ms,
+        agentResponseId: run.id,
+      });
+    }
+    run.push('done', { answer: result.answer, sources: result.sources, usage: result.usage, latency_ms });
+  }
+
+  /** Ends the run with an error event (why it was cancelled, if it was), recording the partial turn. */
+  private async fail(
+    run: Run,
+    turn: Turn | undefined,
+    partial: string,
+    cancelCode: ErrorCode | undefined,
+    error: unknown,
+    started: number,
+  ): Promise<void> {
+    const mapped = mapError(error).body;
+    const code = cancelCode ?? mapped.code;
+    const message = cancelCode ? cancelMessage(cancelCode) : mapped.message;
+    if (turn) {
+      const latency = Math.round(performance.now() - started);
+      await this.conversations.fail(turn, partial, code, latency).catch(() => undefined);
+    }
+    run.push('error', { code, message });
+  }
+}
+
+/** Tells the run's registry it is over once `ending` (its last event, its turn recorded) has settled. */
+function finishedAfter(run: Run, ending: Promise<void>): Promise<void> {
+  return ending.finally(() => run.emit('finished'));
 }
 
 function cancelMessage(code: ErrorCode): string {
