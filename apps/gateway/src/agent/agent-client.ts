@@ -10,6 +10,7 @@ import { ErrorCode } from '../errors/error-code';
 import { AgentTarget, type TargetHealth } from './agent-target';
 import {
   StreamNotStartedError,
+  ignore,
   runTargetStream,
   type StreamHandlers,
   type StreamResult,
@@ -107,7 +108,7 @@ export class AgentClient implements OnApplicationShutdown {
       let running: { started: Promise<void>; finished: Promise<StreamResult> } | undefined;
       const started = target.breaker.fire(() => {
         running = runTargetStream(target, request, metadataFor(context), timeouts, handlers, context.signal);
-        this.timed(target, 'StreamQuery', () => running!.finished).catch(() => undefined);
+        this.timed(target, 'StreamQuery', () => running!.finished).catch(ignore);
         return running.started;
       });
       // Past the first chunk a failure is final: translated here, so it is not retried.

@@ -23,7 +23,8 @@ export interface StreamResult {
   usage: Usage | null;
 }
 
-const ignore = () => undefined;
+/** One shared no-op handler: an inline `() => undefined` is a new function, held by every open stream. */
+export const ignore = (): undefined => undefined;
 
 /**
  * Raised before the first chunk: the only point where a stream may be retried elsewhere. A wrapper
@@ -130,7 +131,7 @@ export function runTargetStream(
   call.on('error', (error) => settle(error));
   call.on('end', () => settle());
   // Either promise may be left unobserved by the caller; neither should be reported as unhandled.
-  started.catch(() => undefined);
-  finished.catch(() => undefined);
+  started.catch(ignore);
+  finished.catch(ignore);
   return { started, finished };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AgentClient } from '../agent/agent-client';
 import type { QueryInput } from '../agent/agent.dto';
-import type { StreamResult } from '../agent/agent-stream';
+import type { StreamResult, StreamTimeouts } from '../agent/agent-stream';
 import { toAgentRequest } from '../agent/agent-request';
 import { AppConfig } from '../config/app-config';
 import { CancelSignal } from '../common/cancel-signal';
@@ -24,6 +24,9 @@ export interface StreamCaller {
 /** Starts runs (an agent stream feeding a Run), finds them for resuming, cancels them. */
 @Injectable()
 export class StreamService {
+  /** The same for every stream: one object, not one per open stream. */
+  private readonly timeouts: StreamTimeouts;
+
   constructor(
     private readonly agents: AgentClient,
     private readonly conversations: ConversationService,
@@ -31,7 +34,10 @@ export class StreamService {
     private readonly quota: StreamQuota,
     private readonly mirror: RunMirror,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    const { firstChunkTimeoutMs, idleTimeoutMs, maxDurationMs } = config.stream;
+    this.timeouts = { firstChunkMs: firstChunkTimeoutMs, idleMs: idleTimeoutMs, maxDurationMs };
+  }
 
   /** Checks everything that can be refused up front (unknown agent, session, limits), then starts. */
   async start(input: QueryInput, caller: StreamCaller): Promise<Run> {
@@ -87,11 +93,7 @@ export class StreamService {
         input.agent_id,
         toAgentRequest(input, caller.requestId, turn?.history),
         { userId: caller.userId, requestId: caller.requestId, traceparent: caller.traceparent, signal },
-        {
-          firstChunkMs: this.config.stream.firstChunkTimeoutMs,
-          idleMs: this.config.stream.idleTimeoutMs,
-          maxDurationMs: this.config.stream.maxDurationMs,
-        },
+        this.timeouts,
         {
           onChunk: (text) => {
             partial += text;
