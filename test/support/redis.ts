@@ -1,4 +1,14 @@
 import type Redis from 'ioredis';
+import type { RedisService } from '../../apps/gateway/src/redis/redis.service';
+
+/**
+ * Resolves once the service's main connection is ready. It fails commands at once while it connects
+ * (no offline queue, by design), so a test that starts sooner fails now and then.
+ */
+export async function mainConnectionReady(service: RedisService): Promise<void> {
+  const client = service.client;
+  if (client && client.status !== 'ready') await new Promise((ready) => client.once('ready', ready));
+}
 
 /** The connections Redis has open now (CLIENT LIST) that have a name, with their ids. */
 async function namedConnections(redis: Redis): Promise<{ id: string; name: string }[]> {

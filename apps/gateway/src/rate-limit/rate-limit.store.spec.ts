@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { mainConnectionReady } from '../../../../test/support/redis';
 import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { RateLimitStore } from './rate-limit.store';
@@ -17,8 +18,7 @@ describe.each([
     redis = new RedisService(config);
     store = new RateLimitStore(redis, config);
     // Commands fail fast (and limits fail open) until the connection is up.
-    const client = redis.client;
-    if (client && client.status !== 'ready') await new Promise((ready) => client.once('ready', ready));
+    await mainConnectionReady(redis);
   });
 
   afterAll(async () => {

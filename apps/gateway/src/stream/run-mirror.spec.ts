@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { eventually } from '../../../../test/support/clients';
-import { connectionNames } from '../../../../test/support/redis';
+import { connectionNames, mainConnectionReady } from '../../../../test/support/redis';
 import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { FEED_BLOCK_MS, FEED_CAPACITY } from './remote-run-feed';
@@ -15,6 +15,8 @@ describe('RunMirror, following runs of other replicas', () => {
   const config = AppConfig.fromEnv({ NODE_ENV: 'test', REDIS_URL, REDIS_KEY_PREFIX: prefix });
   const redis = new RedisService(config);
   const mirror = new RunMirror(redis, config);
+
+  beforeAll(() => mainConnectionReady(redis));
 
   afterAll(async () => {
     const keys = await raw.keys(`${prefix}*`);

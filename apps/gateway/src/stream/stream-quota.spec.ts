@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import { mainConnectionReady } from '../../../../test/support/redis';
 import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { StreamQuota } from './stream-quota';
@@ -9,10 +10,7 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 async function quotaOn(env: Record<string, string>): Promise<{ quota: StreamQuota; redis: RedisService }> {
   const config = AppConfig.fromEnv({ NODE_ENV: 'test', MAX_STREAMS_PER_USER: '2', ...env });
   const redis = new RedisService(config);
-  const client = redis.client;
-  if (env.REDIS_URL === REDIS_URL && client && client.status !== 'ready') {
-    await new Promise((ready) => client.once('ready', ready));
-  }
+  if (env.REDIS_URL === REDIS_URL) await mainConnectionReady(redis);
   return { quota: new StreamQuota(redis, config), redis };
 }
 
