@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Logger } from '@nestjs/common';
+import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import type { RawData, WebSocket } from 'ws';
 import { MetricsService } from '../observability/metrics.service';
@@ -15,7 +15,7 @@ import type { UpgradeRequest } from './ws-auth.adapter';
 
 /** Past this much unsent data on a socket, stop reading runs until it drains (the runs keep the events). */
 const HIGH_WATER_BYTES = 1024 * 1024;
-const PING_INTERVAL_MS = 30_000;
+export const PING_INTERVAL_MS = 30_000;
 
 /** One client's socket and what it reads. */
 interface Connection {
@@ -24,6 +24,8 @@ interface Connection {
   id: string;
   /** The run readers on this socket, by run id. */
   readers: Map<string, RunCursor>;
+  /** False from a ping until its pong: a socket still false at the next ping is dead. */
+  alive: boolean;
   /** Aborted when the socket closes: ends what it follows from other replicas (made at its first resume). */
   closed?: AbortController;
 }
@@ -33,8 +35,12 @@ interface Connection {
  * Client → server: query, cancel, resume. Server → client: start, chunk, done, error, reconnect.
  */
 @WebSocketGateway({ path: '/api/v1/stream' })
-export class StreamGateway implements OnGatewayConnection {
+export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(StreamGateway.name);
+  /** The open sockets: one timer pings them all, and a drain tells them all (not one of each per socket). */
+  private readonly connections = new Set<Connection>();
+  private heartbeat?: NodeJS.Timeout;
+  private stopOnDrain?: () => void;
 
   constructor(
     private readonly streams: StreamService,
@@ -44,6 +50,16 @@ export class StreamGateway implements OnGatewayConnection {
     private readonly metrics: MetricsService,
   ) {}
 
+  onModuleInit(): void {
+    this.heartbeat = setInterval(() => this.connections.forEach(pingOrDrop), PING_INTERVAL_MS);
+    this.stopOnDrain = this.drain.onDrain(() => this.connections.forEach(moveOn));
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.heartbeat);
+    this.stopOnDrain?.();
+  }
+
   handleConnection(socket: WebSocket, request: UpgradeRequest): void {
     const user = request.user;
     if (!user) return socket.close(1008, 'unauthenticated');
@@ -52,28 +68,18 @@ export class StreamGateway implements OnGatewayConnection {
       userId: user.id,
       id: randomUUID(),
       readers: new Map(),
+      alive: true,
     };
-    const { readers } = connection;
+    if (this.drain.draining) return moveOn(connection);
+    this.connections.add(connection);
     this.metrics.webSockets.inc();
-    let alive = true;
-    const ping = setInterval(() => {
-      if (!alive) return socket.terminate();
-      alive = false;
-      socket.ping();
-    }, PING_INTERVAL_MS);
-    socket.on('pong', () => (alive = true));
-    const stopOnDrain = this.drain.onDrain(() => {
-      const runs = [...readers].map(([run_id, reader]) => ({ run_id, last_seq: reader.position }));
-      send(socket, 'reconnect', { runs });
-      socket.close(1012, 'service restart');
-    });
+    socket.on('pong', () => (connection.alive = true));
     socket.on('message', (data: RawData, isBinary: boolean) => void this.onMessage(connection, data, isBinary));
     socket.on('close', () => {
+      this.connections.delete(connection);
       this.metrics.webSockets.dec();
-      clearInterval(ping);
-      stopOnDrain();
       if (connection.closed) abortQuietly(connection.closed);
-      for (const reader of readers.values()) reader.stop();
+      for (const reader of connection.readers.values()) reader.stop();
     });
   }
 
@@ -130,6 +136,20 @@ export class StreamGateway implements OnGatewayConnection {
       if (readers.get(run.id) === reader) readers.delete(run.id);
     }
   }
+}
+
+/** Pings a socket; one that did not answer the previous ping is dead (a peer gone without a close). */
+function pingOrDrop(connection: Connection): void {
+  if (!connection.alive) return connection.socket.terminate();
+  connection.alive = false;
+  connection.socket.ping();
+}
+
+/** On drain: where each run on the socket got to, for resuming on another replica, then a close. */
+function moveOn({ socket, readers }: Connection): void {
+  const runs = [...readers].map(([run_id, reader]) => ({ run_id, last_seq: reader.position }));
+  send(socket, 'reconnect', { runs });
+  socket.close(1012, 'service restart');
 }
 
 function textOf(data: RawData): string {
