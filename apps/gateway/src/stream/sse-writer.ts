@@ -1,16 +1,19 @@
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { onClientGone } from '../common/on-client-gone';
-import type { DrainState } from '../health/drain-state';
-import { isTerminal, type Run, type RunEvent } from './run';
+import { AppConfig } from '../config/app-config';
+import { DrainState } from '../health/drain-state';
+import { isTerminal, type Run, type RunCursor, type RunEvent } from './run';
 
-export interface SseOptions {
-  heartbeatMs: number;
-  /** Suggested reconnect delay for EventSource (the `retry:` field). */
-  retryMs: number;
-  drain: DrainState;
-  /** Counts the reader out of the run when the connection ends. */
-  detach: () => void;
+/** Suggested reconnect delay for EventSource (the `retry:` field). */
+const RESUME_RETRY_MS = 1000;
+
+/** An event stream being written: its response and its reader. */
+interface OpenStream {
+  raw: ServerResponse;
+  run: Run;
+  cursor: RunCursor;
 }
 
 function frame(e: RunEvent): string {
@@ -18,49 +21,82 @@ function frame(e: RunEvent): string {
 }
 
 /**
- * Writes a run to the client as Server-Sent Events from a position, honouring backpressure: when
- * the socket's buffer is full it waits for 'drain' instead of queueing (the run keeps the events).
- * The response is taken over and its headers written at once; the promise settles when the
- * stream ends, and the handler need not wait for it.
+ * Writes runs to clients as Server-Sent Events. One timer sends every open stream its heartbeat, and
+ * one drain listener tells them all where to resume: not one of each per stream (memory per open stream).
  */
-export function writeRunAsSse(run: Run, afterSeq: number, reply: FastifyReply, options: SseOptions): Promise<void> {
-  const raw = reply.raw;
-  reply.hijack();
-  raw.writeHead(200, {
-    // What the request pipeline set on the reply (X-Request-Id, RateLimit-*): a hijacked reply does
-    // not send them by itself. (Fastify stores no undefined values.)
-    ...(reply.getHeaders() as OutgoingHttpHeaders),
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  // Sent on their own, Node flattens the header block it keeps for the response's life; sent with
-  // the first chunk, it stays a rope of small strings (about 1 KB more per open stream).
-  raw.flushHeaders();
-  raw.write(`retry: ${options.retryMs}\n\n`);
+@Injectable()
+export class SseWriter implements OnModuleInit, OnModuleDestroy {
+  private readonly open = new Set<OpenStream>();
+  private heartbeat?: NodeJS.Timeout;
+  private stopOnDrain?: () => void;
 
-  const cursor = run.follow(afterSeq, (event) => {
-    if (isTerminal(event)) {
-      raw.end(`${frame(event)}data: [DONE]\n\n`);
-      return true;
-    }
-    return raw.write(frame(event));
-  });
-  // Also if the client left while the stream was set up (a session's first write, a Redis lookup).
-  onClientGone(raw, () => cursor.stop());
-  raw.on('drain', () => cursor.resume());
-  const heartbeat = setInterval(() => raw.write(': ping\n\n'), options.heartbeatMs);
-  const stopOnDrain = options.drain.onDrain(() => {
-    // Tell the client where it was so it can resume on another replica, then let go.
-    const resumeAt = { run_id: run.id, last_seq: cursor.position, retry_ms: options.retryMs };
-    raw.end(`event: reconnect\ndata: ${JSON.stringify(resumeAt)}\n\n`);
-    cursor.stop();
-  });
-  return cursor.ended.finally(() => {
-    clearInterval(heartbeat);
-    stopOnDrain();
-    options.detach();
-    if (!raw.writableEnded && !raw.destroyed) raw.end();
-  });
+  constructor(
+    private readonly config: AppConfig,
+    private readonly drain: DrainState,
+  ) {}
+
+  onModuleInit(): void {
+    this.heartbeat = setInterval(() => this.open.forEach(ping), this.config.stream.heartbeatMs);
+    this.stopOnDrain = this.drain.onDrain(() => this.open.forEach(moveOn));
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.heartbeat);
+    this.stopOnDrain?.();
+  }
+
+  /**
+   * Writes a run to the client from a position, honouring backpressure: when the socket's buffer is
+   * full it waits for 'drain' instead of queueing (the run keeps the events). The response is taken
+   * over and its headers written at once; the promise settles when the stream ends, and the handler
+   * need not wait for it. `detach` counts the reader out of the run then.
+   */
+  write(run: Run, afterSeq: number, reply: FastifyReply, detach: () => void): Promise<void> {
+    const raw = reply.raw;
+    reply.hijack();
+    raw.writeHead(200, {
+      // What the request pipeline set on the reply (X-Request-Id, RateLimit-*): a hijacked reply does
+      // not send them by itself. (Fastify stores no undefined values.)
+      ...(reply.getHeaders() as OutgoingHttpHeaders),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    // Sent on their own, Node flattens the header block it keeps for the response's life; sent with
+    // the first chunk, it stays a rope of small strings (about 1 KB more per open stream).
+    raw.flushHeaders();
+    raw.write(`retry: ${RESUME_RETRY_MS}\n\n`);
+
+    const cursor = run.follow(afterSeq, (event) => {
+      if (isTerminal(event)) {
+        raw.end(`${frame(event)}data: [DONE]\n\n`);
+        return true;
+      }
+      return raw.write(frame(event));
+    });
+    // Also if the client left while the stream was set up (a session's first write, a Redis lookup).
+    onClientGone(raw, () => cursor.stop());
+    raw.on('drain', () => cursor.resume());
+    const stream: OpenStream = { raw, run, cursor };
+    if (this.drain.draining) moveOn(stream);
+    else this.open.add(stream);
+    return cursor.ended.finally(() => {
+      this.open.delete(stream);
+      detach();
+      if (!raw.writableEnded && !raw.destroyed) raw.end();
+    });
+  }
+}
+
+/** A comment line, so that proxies do not close a stream that is quiet while the agent thinks. */
+function ping({ raw }: OpenStream): void {
+  if (!raw.writableEnded) raw.write(': ping\n\n');
+}
+
+/** On drain: where the client was, so it can resume on another replica, then the stream let go. */
+function moveOn({ raw, run, cursor }: OpenStream): void {
+  const resumeAt = { run_id: run.id, last_seq: cursor.position, retry_ms: RESUME_RETRY_MS };
+  raw.end(`event: reconnect\ndata: ${JSON.stringify(resumeAt)}\n\n`);
+  cursor.stop();
 }

@@ -19,14 +19,12 @@ import { CurrentUser, type AuthUser } from '../auth/auth-user';
 import type { QueryInput } from '../agent/agent.dto';
 import { onClientGone } from '../common/on-client-gone';
 import { abortQuietly } from '../common/without-stack-trace';
-import { AppConfig } from '../config/app-config';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
-import { DrainState } from '../health/drain-state';
 import type { Run } from './run';
 import { traceparentOf } from '../observability/trace-context';
 import { RunRegistry } from './run-registry';
-import { writeRunAsSse } from './sse-writer';
+import { SseWriter } from './sse-writer';
 import { StreamService } from './stream.service';
 import {
   ApiAcceptedResponse,
@@ -37,8 +35,6 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { StreamBodyDto, StreamQueryParamsDto, StreamTicketDto, lastEventIdSchema } from './stream.dto';
-
-const RESUME_RETRY_MS = 1000;
 
 const SSE_DESCRIPTION =
   'Server-Sent Events: `start` {run_id}, `chunk` {seq, text}…, then exactly one of `done` {answer, sources, usage, latency_ms} or `error` {code, message}, then `data: [DONE]`. Every event has `id: <run_id>:<seq>`; reconnect with `Last-Event-ID` to get the rest. `reconnect` {run_id, last_seq} means this replica is stopping: resume elsewhere.';
@@ -53,8 +49,7 @@ export class StreamController {
     private readonly streams: StreamService,
     private readonly registry: RunRegistry,
     private readonly tickets: StreamTickets,
-    private readonly drain: DrainState,
-    private readonly config: AppConfig,
+    private readonly sse: SseWriter,
   ) {}
 
   /** A short-lived ticket for `GET /agent/stream?ticket=` from a browser EventSource. */
@@ -154,13 +149,10 @@ export class StreamController {
    * pipeline, its promises and frames (about 4 KB a stream), is let go while the stream lasts.
    */
   private write(run: Run, afterSeq: number, request: AuthenticatedRequest, reply: FastifyReply): void {
-    writeRunAsSse(run, afterSeq, reply, {
-      heartbeatMs: this.config.stream.heartbeatMs,
-      retryMs: RESUME_RETRY_MS,
-      drain: this.drain,
-      detach: this.registry.attach(run),
-    }).catch((error: unknown) =>
-      this.logger.error({ err: error, request_id: request.id, run_id: run.id }, 'event stream failed'),
-    );
+    this.sse
+      .write(run, afterSeq, reply, this.registry.attach(run))
+      .catch((error: unknown) =>
+        this.logger.error({ err: error, request_id: request.id, run_id: run.id }, 'event stream failed'),
+      );
   }
 }

@@ -4,6 +4,7 @@ import { HealthModule } from '../health/health.module';
 import { SessionModule } from '../session/session.module';
 import { RunMirror } from './run-mirror';
 import { RunRegistry } from './run-registry';
+import { SseWriter } from './sse-writer';
 import { StreamController } from './stream.controller';
 import { StreamGateway } from './stream.gateway';
 import { StreamQuota } from './stream-quota';
@@ -12,7 +13,7 @@ import { StreamService } from './stream.service';
 @Module({
   imports: [AgentModule, SessionModule, HealthModule],
   controllers: [StreamController],
-  providers: [RunMirror, RunRegistry, StreamQuota, StreamService, StreamGateway],
+  providers: [RunMirror, RunRegistry, StreamQuota, StreamService, StreamGateway, SseWriter],
   exports: [RunRegistry],
 })
 export class StreamModule {}
