@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { onClientGone } from '../common/on-client-gone';
 import { AppConfig } from '../config/app-config';
 import { DrainState } from '../health/drain-state';
+import { OpenStreams } from './open-streams';
 import { isTerminal, type Run, type RunCursor, type RunEvent } from './run';
 
 /** Suggested reconnect delay for EventSource (the `retry:` field). */
@@ -21,28 +22,23 @@ function frame(e: RunEvent): string {
 }
 
 /**
- * Writes runs to clients as Server-Sent Events. One timer sends every open stream its heartbeat, and
- * one drain listener tells them all where to resume: not one of each per stream (memory per open stream).
+ * Writes runs to clients as Server-Sent Events; the open streams get their heartbeat, and where to
+ * resume when the gateway drains, through one OpenStreams.
  */
 @Injectable()
 export class SseWriter implements OnModuleInit, OnModuleDestroy {
-  private readonly open = new Set<OpenStream>();
-  private heartbeat?: NodeJS.Timeout;
-  private stopOnDrain?: () => void;
+  private readonly open: OpenStreams<OpenStream>;
 
-  constructor(
-    private readonly config: AppConfig,
-    private readonly drain: DrainState,
-  ) {}
+  constructor(config: AppConfig, drain: DrainState) {
+    this.open = new OpenStreams({ everyMs: config.stream.heartbeatMs, tick: ping, drain, onDrain: moveOn });
+  }
 
   onModuleInit(): void {
-    this.heartbeat = setInterval(() => this.open.forEach(ping), this.config.stream.heartbeatMs);
-    this.stopOnDrain = this.drain.onDrain(() => this.open.forEach(moveOn));
+    this.open.start();
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.heartbeat);
-    this.stopOnDrain?.();
+    this.open.stop();
   }
 
   /**
@@ -79,8 +75,7 @@ export class SseWriter implements OnModuleInit, OnModuleDestroy {
     onClientGone(raw, () => cursor.stop());
     raw.on('drain', () => cursor.resume());
     const stream: OpenStream = { raw, run, cursor };
-    if (this.drain.draining) moveOn(stream);
-    else this.open.add(stream);
+    this.open.add(stream);
     return cursor.ended.finally(() => {
       this.open.delete(stream);
       detach();

@@ -8,6 +8,7 @@ import { abortQuietly } from '../common/without-stack-trace';
 import { mapError } from '../errors/all-exceptions.filter';
 import { DrainState } from '../health/drain-state';
 import type { Run, RunCursor } from './run';
+import { OpenStreams } from './open-streams';
 import { RunRegistry } from './run-registry';
 import { StreamService } from './stream.service';
 import { wsMessageSchema, type WsMessage } from './stream.dto';
@@ -37,27 +38,25 @@ interface Connection {
 @WebSocketGateway({ path: '/api/v1/stream' })
 export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(StreamGateway.name);
-  /** The open sockets: one timer pings them all, and a drain tells them all (not one of each per socket). */
-  private readonly connections = new Set<Connection>();
-  private heartbeat?: NodeJS.Timeout;
-  private stopOnDrain?: () => void;
+  /** The open sockets, pinged and told of a drain all at once. */
+  private readonly connections: OpenStreams<Connection>;
 
   constructor(
     private readonly streams: StreamService,
     private readonly registry: RunRegistry,
-    private readonly drain: DrainState,
+    drain: DrainState,
     private readonly limiter: RateLimiter,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.connections = new OpenStreams({ everyMs: PING_INTERVAL_MS, tick: pingOrDrop, drain, onDrain: moveOn });
+  }
 
   onModuleInit(): void {
-    this.heartbeat = setInterval(() => this.connections.forEach(pingOrDrop), PING_INTERVAL_MS);
-    this.stopOnDrain = this.drain.onDrain(() => this.connections.forEach(moveOn));
+    this.connections.start();
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.heartbeat);
-    this.stopOnDrain?.();
+    this.connections.stop();
   }
 
   handleConnection(socket: WebSocket, request: UpgradeRequest): void {
@@ -70,8 +69,7 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
       readers: new Map(),
       alive: true,
     };
-    if (this.drain.draining) return moveOn(connection);
-    this.connections.add(connection);
+    if (!this.connections.add(connection)) return; // draining: told to reconnect elsewhere, and closed
     this.metrics.webSockets.inc();
     socket.on('pong', () => (connection.alive = true));
     socket.on('message', (data: RawData, isBinary: boolean) => void this.onMessage(connection, data, isBinary));
