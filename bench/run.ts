@@ -326,9 +326,12 @@ async function memoryAfterGc(inspectPort: number): Promise<{ rss: number; heapUs
   return JSON.parse(reply.result!.value!) as { rss: number; heapUsed: number; external: number };
 }
 
-/** One stream the benchmark holds open: `accepted` once the server has taken it, `close` to leave at once. */
+/**
+ * One stream the benchmark holds open: `accepted` settles with true once the server has taken it, or
+ * with why it was not (a status, a close code, an error event); `close` leaves at once.
+ */
 interface HeldStream {
-  accepted: Promise<boolean>;
+  accepted: Promise<true | string>;
   close: () => void;
 }
 
@@ -349,9 +352,9 @@ function idleSse(url: string, headers: Record<string, string>): HeldStream {
         ?.getReader()
         .read()
         .catch(() => undefined);
-      return r.status === 200;
+      return r.status === 200 || `HTTP ${r.status}`;
     },
-    () => false,
+    (e: Error & { cause?: { code?: string } }) => `request failed: ${e.cause?.code ?? e.message}`,
   );
   return { accepted, close: () => c.abort() };
 }
@@ -359,13 +362,18 @@ function idleSse(url: string, headers: Record<string, string>): HeldStream {
 /** An idle WebSocket stream: one query on its own socket, taken once the server sends its first event. */
 function idleWs(url: string, headers: Record<string, string>): HeldStream {
   const socket = new WebSocket(url, { headers });
-  const accepted = new Promise<boolean>((resolve) => {
+  const accepted = new Promise<true | string>((resolve) => {
     socket.once('open', () => socket.send(JSON.stringify({ event: 'query', data: IDLE_QUERY })));
-    socket.once('message', (raw: Buffer) =>
-      resolve((JSON.parse(raw.toString('utf8')) as { event: string }).event === 'start'),
-    );
-    socket.once('error', () => resolve(false));
-    socket.once('close', () => resolve(false));
+    socket.once('message', (raw: Buffer) => {
+      const { event, data } = JSON.parse(raw.toString('utf8')) as { event: string; data?: { code?: string } };
+      resolve(event === 'start' || `event ${event} ${data?.code ?? ''}`.trim());
+    });
+    socket.once('unexpected-response', (request, response) => {
+      resolve(`HTTP ${response.statusCode}`);
+      request.destroy();
+    });
+    socket.once('error', (e: Error & { code?: string }) => resolve(`error ${e.code ?? e.message}`));
+    socket.once('close', (code: number) => resolve(`closed ${code}`));
   });
   socket.on('error', () => undefined); // a socket ended by `terminate` may still report one
   return { accepted, close: () => socket.terminate() };
@@ -385,17 +393,27 @@ async function idleStreamMemory(
   const before = await memoryAfterGc(inspectPort);
   const held: HeldStream[] = [];
   let taken = 0;
+  const refused = new Map<string, number>(); // why, for the streams not taken
   for (let i = 0; i < n; i++) {
     const stream = open();
     held.push(stream);
-    void stream.accepted.then((ok) => void (ok && taken++));
+    void stream.accepted.then((outcome) => {
+      if (outcome === true) taken++;
+      else refused.set(outcome, (refused.get(outcome) ?? 0) + 1);
+    });
     if (i % 100 === 99) await sleep(50);
   }
   // Every stream taken (or refused) before measuring: one still in its handshake holds part of its cost.
   await Promise.race([Promise.all(held.map((stream) => stream.accepted)), sleep(120_000)]);
   await sleep(5000);
   const after = await memoryAfterGc(inspectPort);
-  if (taken < n) process.stderr.write(`note: ${taken} of ${n} streams were open when measured\n`);
+  if (taken < n) {
+    const unsettled = n - taken - [...refused.values()].reduce((sum, count) => sum + count, 0);
+    const why = [...refused, ...(unsettled > 0 ? ([['no answer', unsettled]] as const) : [])]
+      .map(([reason, count]) => `${count} × ${reason}`)
+      .join(', ');
+    process.stderr.write(`note: ${taken} of ${n} streams were open when measured; not taken: ${why}\n`);
+  }
   return {
     open: taken,
     heapKbEach: (after.heapUsed + after.external - before.heapUsed - before.external) / taken / 1024,
