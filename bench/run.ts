@@ -409,9 +409,8 @@ async function idleStreamMemory(
   const after = await memoryAfterGc(inspectPort);
   if (taken < n) {
     const unsettled = n - taken - [...refused.values()].reduce((sum, count) => sum + count, 0);
-    const why = [...refused, ...(unsettled > 0 ? ([['no answer', unsettled]] as const) : [])]
-      .map(([reason, count]) => `${count} × ${reason}`)
-      .join(', ');
+    if (unsettled > 0) refused.set('no answer', unsettled);
+    const why = [...refused].map(([reason, count]) => `${count} × ${reason}`).join(', ');
     process.stderr.write(`note: ${taken} of ${n} streams were open when measured; not taken: ${why}\n`);
   }
   return {
