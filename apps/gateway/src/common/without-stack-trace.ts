@@ -25,12 +25,3 @@ export class StacklessError extends Error {
     Error.stackTraceLimit = limit;
   }
 }
-
-/**
- * Aborts with a stackless reason. Node's default reason is a DOMException whose stack capture was
- * most of an abort's cost when thousands of streams were cancelled in one go (their resume windows
- * ending together after a mass disconnect), stalling every other request meanwhile.
- */
-export function abortQuietly(controller: AbortController): void {
-  controller.abort(new StacklessError('aborted'));
-}

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import { CancelSignal } from '../common/cancel-signal';
 import { AppConfig } from '../config/app-config';
 import { connectionId } from '../../../../test/support/redis';
 import { RedisService } from '../redis/redis.service';
@@ -34,7 +35,7 @@ describe('RemoteRunFeed', () => {
   const keysOf = (runId: string) => ({ events: `${prefix}${runId}:events`, lease: `${prefix}${runId}:lease` });
   const write = (runId: string, seq: number, event: RunEvent['event'], data: Record<string, unknown> = {}) =>
     client.xadd(keysOf(runId).events, '*', 'e', JSON.stringify({ seq, event, data: { run_id: runId, ...data } }));
-  const follow = (runId: string, signal = new AbortController().signal) =>
+  const follow = (runId: string, signal = new CancelSignal()) =>
     feed.follow(runId, keysOf(runId), () => new Run(runId, 'u', 'a', null), signal);
   const nextEvent = (run: Run) => new Promise<RunEvent>((resolve) => run.once('event', resolve));
 
@@ -51,18 +52,18 @@ describe('RemoteRunFeed', () => {
 
   it('reads a run once for all its readers here, and keeps its lease while any of them reads', async () => {
     await write('shared', 0, 'start');
-    const [first, second] = [new AbortController(), new AbortController()];
-    const run = follow('shared', first.signal);
-    expect(follow('shared', second.signal)).toBe(run);
-    expect(follow('shared', second.signal)).toBe(run); // the same client again: still two readers
+    const [first, second] = [new CancelSignal(), new CancelSignal()];
+    const run = follow('shared', first);
+    expect(follow('shared', second)).toBe(run);
+    expect(follow('shared', second)).toBe(run); // the same client again: still two readers
     expect(feed.size).toBe(1);
     await client.del(keysOf('shared').lease);
     await new Promise((r) => setTimeout(r, FEED_BLOCK_MS + 200));
     expect(await client.exists(keysOf('shared').lease)).toBe(1);
 
-    first.abort();
+    first.cancel();
     expect(feed.size).toBe(1);
-    second.abort();
+    second.cancel();
     expect(feed.size).toBe(0);
   });
 
@@ -95,12 +96,7 @@ describe('RemoteRunFeed', () => {
       const mine: Error[] = [];
       const blipFeed = new RemoteRunFeed(blocking, client, `${prefix}wake:${randomUUID()}`, 5_000, (e) => mine.push(e));
       await write('blip', 0, 'start');
-      const run = blipFeed.follow(
-        'blip',
-        keysOf('blip'),
-        () => new Run('blip', 'u', 'a', null),
-        new AbortController().signal,
-      );
+      const run = blipFeed.follow('blip', keysOf('blip'), () => new Run('blip', 'u', 'a', null), new CancelSignal());
       await nextEvent(run);
       // Its read is blocked now; Redis drops the connection under it (a failover, a network blip).
       await client.client('KILL', 'ID', (await connectionId(client, `${prefix}follow:blip`))!);

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import type { CancelSignal } from '../common/cancel-signal';
 import { Run, type RunEvent } from './run';
 
 /** How long one read waits for events; also how often leases are renewed and silent runs checked. */
@@ -21,7 +22,7 @@ interface Followed {
   lastId: string;
   lastEventAt: number;
   /** One per client reading it here (a socket that resumes it again is still one). */
-  readers: Set<AbortSignal>;
+  readers: Set<CancelSignal>;
 }
 
 const runLost = (run: Run, message: string) => run.push('error', { code: 'RUN_LOST', message });
@@ -64,11 +65,11 @@ export class RemoteRunFeed {
 
   /**
    * The local copy of run `runId` (made by `copy` unless this feed already follows it), filled from
-   * its Redis stream until the run ends or every signal given for it has fired.
+   * its Redis stream until the run ends or every signal given for it has been cancelled.
    */
-  follow(runId: string, keys: FollowedKeys, copy: () => Run, signal: AbortSignal): Run {
+  follow(runId: string, keys: FollowedKeys, copy: () => Run, signal: CancelSignal): Run {
     let entry = this.followed.get(runId);
-    if (signal.aborted) return entry?.run ?? copy();
+    if (signal.cancelled) return entry?.run ?? copy();
     if (!entry) {
       entry = { run: copy(), keys, lastId: '0', lastEventAt: Date.now(), readers: new Set() };
       this.followed.set(runId, entry);
@@ -82,14 +83,10 @@ export class RemoteRunFeed {
     const followed = entry;
     if (followed.readers.has(signal)) return followed.run;
     followed.readers.add(signal);
-    signal.addEventListener(
-      'abort',
-      () => {
-        followed.readers.delete(signal);
-        if (followed.readers.size === 0 && this.followed.get(runId) === followed) this.followed.delete(runId);
-      },
-      { once: true },
-    );
+    signal.onCancel(() => {
+      followed.readers.delete(signal);
+      if (followed.readers.size === 0 && this.followed.get(runId) === followed) this.followed.delete(runId);
+    });
     return followed.run;
   }
 

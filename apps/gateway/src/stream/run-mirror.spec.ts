@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { eventually } from '../../../../test/support/clients';
 import { connectionNames, mainConnectionReady } from '../../../../test/support/redis';
+import { CancelSignal } from '../common/cancel-signal';
 import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { FEED_BLOCK_MS, FEED_CAPACITY } from './remote-run-feed';
@@ -36,19 +37,19 @@ describe('RunMirror, following runs of other replicas', () => {
         raw.set(`${prefix}run:${id}:meta`, JSON.stringify({ user_id: 'u', agent_id: 'a', session_id: null })),
       ),
     );
-    const readers = runIds.map(() => new AbortController());
-    const runs = await Promise.all(runIds.map((id, i) => mirror.follow(id, 'u', readers[i].signal)));
+    const readers = runIds.map(() => new CancelSignal());
+    const runs = await Promise.all(runIds.map((id, i) => mirror.follow(id, 'u', readers[i])));
     expect(runs.every((run) => run !== undefined)).toBe(true);
     expect(await eventually(async () => (await followConnections()) === 2)).toBe(true);
 
     // The readers leave: each feed's read ends within a read's time, and the one added for the peak goes.
-    readers.forEach((r) => r.abort());
+    readers.forEach((r) => r.cancel());
     expect(await eventually(async () => (await followConnections()) === 1, 3 * FEED_BLOCK_MS)).toBe(true);
 
     // The first feed is still there for the next run followed.
     const next = randomUUID();
     await raw.set(`${prefix}run:${next}:meta`, JSON.stringify({ user_id: 'u', agent_id: 'a', session_id: null }));
-    expect(await mirror.follow(next, 'u', new AbortController().signal)).toBeDefined();
+    expect(await mirror.follow(next, 'u', new CancelSignal())).toBeDefined();
     expect(await followConnections()).toBe(1);
   });
 });

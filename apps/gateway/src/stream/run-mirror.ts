@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
+import type { CancelSignal } from '../common/cancel-signal';
 import { throttledWarning } from '../common/throttled-warning';
 import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
@@ -95,7 +96,7 @@ export class RunMirror implements OnModuleInit {
    * A local copy of a run driven by another replica, filled from its Redis stream until the run
    * ends or `signal` fires; undefined if no such run (or not this user's).
    */
-  async follow(runId: string, userId: string, signal: AbortSignal): Promise<Run | undefined> {
+  async follow(runId: string, userId: string, signal: CancelSignal): Promise<Run | undefined> {
     const meta = await this.ownedMeta(runId, userId);
     if (!meta) return undefined;
     const copy = () => {

@@ -18,7 +18,7 @@ import { AcceptsStreamTicket, StreamTickets } from '../auth/stream-ticket';
 import { CurrentUser, type AuthUser } from '../auth/auth-user';
 import type { QueryInput } from '../agent/agent.dto';
 import { onClientGone } from '../common/on-client-gone';
-import { abortQuietly } from '../common/without-stack-trace';
+import { CancelSignal } from '../common/cancel-signal';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import type { Run } from './run';
@@ -137,9 +137,9 @@ export class StreamController {
   }
 
   private async resumeRun(runId: string, afterSeq: number, request: AuthenticatedRequest, reply: FastifyReply) {
-    const gone = new AbortController();
-    onClientGone(reply.raw, () => abortQuietly(gone));
-    const run = await this.streams.find(runId, request.user!.id, gone.signal);
+    const gone = new CancelSignal();
+    onClientGone(reply.raw, () => gone.cancel());
+    const run = await this.streams.find(runId, request.user!.id, gone);
     this.write(run, afterSeq, request, reply);
   }
 

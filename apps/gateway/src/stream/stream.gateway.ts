@@ -4,7 +4,7 @@ import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import type { RawData, WebSocket } from 'ws';
 import { MetricsService } from '../observability/metrics.service';
 import { RateLimiter, trackerOf } from '../rate-limit/rate-limiter';
-import { abortQuietly } from '../common/without-stack-trace';
+import { CancelSignal } from '../common/cancel-signal';
 import { mapError } from '../errors/all-exceptions.filter';
 import { DrainState } from '../health/drain-state';
 import type { Run, RunCursor } from './run';
@@ -27,8 +27,8 @@ interface Connection {
   readers: Map<string, RunCursor>;
   /** False from a ping until its pong: a socket still false at the next ping is dead. */
   alive: boolean;
-  /** Aborted when the socket closes: ends what it follows from other replicas (made at its first resume). */
-  closed?: AbortController;
+  /** Cancelled when the socket closes: ends what it follows from other replicas (made at its first resume). */
+  closed?: CancelSignal;
 }
 
 /**
@@ -76,7 +76,7 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
     socket.on('close', () => {
       this.connections.delete(connection);
       this.metrics.webSockets.dec();
-      if (connection.closed) abortQuietly(connection.closed);
+      connection.closed?.cancel();
       for (const reader of connection.readers.values()) reader.stop();
     });
   }
@@ -102,8 +102,8 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
           return this.read(socket, run, -1, readers);
         }
         case 'resume': {
-          connection.closed ??= new AbortController();
-          const run = await this.streams.find(message.data.run_id, userId, connection.closed.signal);
+          connection.closed ??= new CancelSignal();
+          const run = await this.streams.find(message.data.run_id, userId, connection.closed);
           readers.get(run.id)?.stop();
           return this.read(socket, run, message.data.after_seq, readers);
         }

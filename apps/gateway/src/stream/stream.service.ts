@@ -61,7 +61,7 @@ export class StreamService {
   }
 
   /** A run to resume: this replica's, or (with Redis) one driven by another replica. */
-  async find(runId: string, userId: string, signal: AbortSignal): Promise<Run> {
+  async find(runId: string, userId: string, signal: CancelSignal): Promise<Run> {
     const run = this.registry.findOwned(runId, userId) ?? (await this.mirror.follow(runId, userId, signal));
     if (!run) throw new AppException(ErrorCode.RUN_NOT_FOUND, `no run ${runId} to resume (it may have expired)`);
     return run;
