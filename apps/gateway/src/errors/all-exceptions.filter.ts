@@ -47,11 +47,20 @@ export function mapError(error: unknown): MappedError {
   return { body: { status: 500, code: ErrorCode.INTERNAL, message: 'internal error' } };
 }
 
+/**
+ * Logs the cause of an error mapped to `code` when the fault is ours (a bug) or the database's: the
+ * caller only sees "internal error", so the log is the one place the cause is kept. Everywhere an
+ * error becomes a response or an event does this, not only the HTTP filter.
+ */
+export function logIfUnexpected(logger: Logger, code: ErrorCode, error: unknown, where: Record<string, unknown>): void {
+  if (code === ErrorCode.INTERNAL || code === ErrorCode.DATABASE_UNAVAILABLE) {
+    logger.error({ err: error, ...where }, 'unhandled error');
+  }
+}
+
 export function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown, logger: Logger): void {
   const { body, retryAfterSeconds } = mapError(error);
-  if (body.code === ErrorCode.INTERNAL || body.code === ErrorCode.DATABASE_UNAVAILABLE) {
-    logger.error({ err: error, request_id: request.id }, 'unhandled error');
-  }
+  logIfUnexpected(logger, body.code, error, { request_id: request.id });
   if (retryAfterSeconds !== undefined) void reply.header('retry-after', String(retryAfterSeconds));
   void reply.status(body.status).send({ ...body, request_id: request.id });
 }

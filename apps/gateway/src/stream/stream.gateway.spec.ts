@@ -1,8 +1,13 @@
 import { EventEmitter } from 'node:events';
+import { Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
+import { eventually } from '../../../../test/support/clients';
+import { ErrorCode } from '../errors/error-code';
+import type { RateLimiter } from '../rate-limit/rate-limiter';
 import { DrainState } from '../health/drain-state';
 import { MetricsService } from '../observability/metrics.service';
 import { PING_INTERVAL_MS, StreamGateway } from './stream.gateway';
+import type { StreamService } from './stream.service';
 import type { UpgradeRequest } from './ws-auth.adapter';
 
 /** What the gateway does to a socket, recorded; `pong` answers its last ping. */
@@ -70,5 +75,27 @@ describe('StreamGateway, for its open sockets', () => {
       expect(socket.sent).toEqual([{ event: 'reconnect', data: { runs: [] } }]);
       expect(socket.did).toEqual(['close 1012']);
     }
+  });
+});
+
+describe('StreamGateway, for a message that fails', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('answers a fault of ours with INTERNAL and logs its cause, which the client never sees', async () => {
+    const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const bug = new TypeError("Cannot read properties of undefined (reading 'id')");
+    const streams = { start: () => Promise.reject(bug) } as unknown as StreamService;
+    const limiter = { consume: () => Promise.resolve() } as unknown as RateLimiter;
+    const gateway = new StreamGateway(streams, {} as never, new DrainState(), limiter, new MetricsService());
+    const socket = new FakeSocket();
+    gateway.handleConnection(socket as unknown as WebSocket, { user: { id: 'alice' } } as unknown as UpgradeRequest);
+    const query = { event: 'query', data: { agent_id: 'reference', query: 'hi' } };
+    socket.emit('message', Buffer.from(JSON.stringify(query)), false);
+    await eventually(() => socket.sent.length > 0);
+    expect(socket.sent).toEqual([
+      { event: 'error', data: expect.objectContaining({ code: ErrorCode.INTERNAL, message: 'internal error' }) },
+    ]);
+    expect(logged).toHaveBeenCalledWith(expect.objectContaining({ err: bug, event: 'query' }), 'unhandled error');
+    gateway.onModuleDestroy();
   });
 });

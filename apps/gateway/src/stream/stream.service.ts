@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { AgentClient } from '../agent/agent-client';
 import type { QueryInput } from '../agent/agent.dto';
 import type { StreamResult, StreamTimeouts } from '../agent/agent-stream';
 import { toAgentRequest } from '../agent/agent-request';
 import { AppConfig } from '../config/app-config';
 import { CancelSignal } from '../common/cancel-signal';
-import { mapError } from '../errors/all-exceptions.filter';
+import { logIfUnexpected, mapError } from '../errors/all-exceptions.filter';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import { ConversationService, type Turn } from '../session/conversation.service';
@@ -21,9 +21,20 @@ export interface StreamCaller {
   traceparent?: string;
 }
 
+/** What a failed run's ending needs; made only when the run fails. */
+interface Failure {
+  error: unknown;
+  turn: Turn | undefined;
+  partial: string;
+  cancelCode: ErrorCode | undefined;
+  started: number;
+  requestId: string;
+}
+
 /** Starts runs (an agent stream feeding a Run), finds them for resuming, cancels them. */
 @Injectable()
 export class StreamService {
+  private readonly logger = new Logger(StreamService.name);
   /** The same for every stream: one object, not one per open stream. */
   private readonly timeouts: StreamTimeouts;
 
@@ -88,11 +99,12 @@ export class StreamService {
       signal.cancel();
     };
     let partial = '';
+    const { requestId } = caller; // what the ending needs of the caller, not the whole object
     this.agents
       .stream(
         input.agent_id,
-        toAgentRequest(input, caller.requestId, turn?.history),
-        { userId: caller.userId, requestId: caller.requestId, traceparent: caller.traceparent, signal },
+        toAgentRequest(input, requestId, turn?.history),
+        { userId: caller.userId, requestId, traceparent: caller.traceparent, signal },
         this.timeouts,
         {
           onChunk: (text) => {
@@ -105,13 +117,14 @@ export class StreamService {
       // The one promise an open stream holds here: what its end runs is chained only then.
       .then(
         (result) =>
-          finishedAfter(
+          this.finishedAfter(
             run,
             this.succeed(run, turn, result, Math.round(performance.now() - started)).catch((error: unknown) =>
-              this.fail(run, turn, partial, cancelCode, error, started),
+              this.fail(run, { error, turn, partial, cancelCode, started, requestId }),
             ),
           ),
-        (error: unknown) => finishedAfter(run, this.fail(run, turn, partial, cancelCode, error, started)),
+        (error: unknown) =>
+          this.finishedAfter(run, this.fail(run, { error, turn, partial, cancelCode, started, requestId })),
       );
   }
 
@@ -128,29 +141,36 @@ export class StreamService {
     run.push('done', { answer: result.answer, sources: result.sources, usage: result.usage, latency_ms });
   }
 
-  /** Ends the run with an error event (why it was cancelled, if it was), recording the partial turn. */
-  private async fail(
-    run: Run,
-    turn: Turn | undefined,
-    partial: string,
-    cancelCode: ErrorCode | undefined,
-    error: unknown,
-    started: number,
-  ): Promise<void> {
+  /**
+   * Ends the run with an error event (why it was cancelled, if it was), recording the partial turn.
+   * A fault of ours is logged with its cause: the client sees only "internal error".
+   */
+  private async fail(run: Run, { error, turn, partial, cancelCode, started, requestId }: Failure): Promise<void> {
     const mapped = mapError(error).body;
     const code = cancelCode ?? mapped.code;
     const message = cancelCode ? cancelMessage(cancelCode) : mapped.message;
+    logIfUnexpected(this.logger, code, error, { request_id: requestId, run_id: run.id });
     if (turn) {
       const latency = Math.round(performance.now() - started);
       await this.conversations.fail(turn, partial, code, latency).catch(() => undefined);
     }
     run.push('error', { code, message });
   }
-}
 
-/** Tells the run's registry it is over once `ending` (its last event, its turn recorded) has settled. */
-function finishedAfter(run: Run, ending: Promise<void>): Promise<void> {
-  return ending.finally(() => run.emit('finished'));
+  /**
+   * Tells the run's registry it is over once `ending` (its last event, its turn recorded) has settled.
+   * Should the ending itself fail (a bug), the run still ends with an error event, so no reader waits
+   * for one forever, and the failure is logged: left unhandled, it would stop the process and every
+   * other stream with it.
+   */
+  private finishedAfter(run: Run, ending: Promise<void>): Promise<void> {
+    return ending
+      .finally(() => {
+        if (!run.finished) run.push('error', { code: ErrorCode.INTERNAL, message: 'internal error' });
+        run.emit('finished');
+      })
+      .catch((error: unknown) => this.logger.error({ err: error, run_id: run.id }, 'a stream did not end cleanly'));
+  }
 }
 
 function cancelMessage(code: ErrorCode): string {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { INestApplicationContext } from '@nestjs/common';
+import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { WebSocketServer } from 'ws';
 import type { AuthUser } from '../auth/auth-user';
@@ -7,7 +7,7 @@ import { bearerToken } from '../auth/jwt-auth.guard';
 import { JwtVerifier } from '../auth/jwt-verifier';
 import { StreamTickets } from '../auth/stream-ticket';
 import { AppConfig } from '../config/app-config';
-import { mapError } from '../errors/all-exceptions.filter';
+import { logIfUnexpected, mapError } from '../errors/all-exceptions.filter';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import { showRateLimit } from '../rate-limit/rate-limit-headers';
@@ -27,6 +27,7 @@ const MAX_FRAME_BYTES = 64 * 1024;
  * missing or bad token 401, so an unauthenticated client never holds an open socket.
  */
 export class AuthenticatedWsAdapter extends WsAdapter {
+  private readonly upgradeLogger = new Logger('WebSocketUpgrade');
   private readonly verifier: JwtVerifier;
   private readonly tickets: StreamTickets;
   private readonly config: AppConfig;
@@ -53,6 +54,8 @@ export class AuthenticatedWsAdapter extends WsAdapter {
           () => done(true),
           (refusal: unknown) => {
             const { body, retryAfterSeconds } = mapError(refusal);
+            // Not the URL: a stream ticket may be in its query.
+            logIfUnexpected(this.upgradeLogger, body.code, refusal, { remote_address: info.req.socket.remoteAddress });
             const headers = Object.fromEntries(info.req.rateLimitHeaders ?? []) as Record<string, string>;
             if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
             done(false, body.status, body.message, headers);
