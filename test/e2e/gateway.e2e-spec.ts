@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, runBuilt, spawnBuilt, type Spawned } from '../support/processes';
@@ -116,6 +116,38 @@ describe('start-up', () => {
     try {
       await gateway.waitFor(/listening on/, 30_000);
       expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
+    } finally {
+      await gateway.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 40_000);
+
+  it('logs why it stopped when a bug leaves a promise rejection unhandled, then exits non-zero', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-crash-'));
+    // The bug, planted from outside: SIGUSR2 rejects a promise that nothing handles.
+    const bug = join(dataDir, 'bug.js');
+    writeFileSync(bug, "process.on('SIGUSR2', () => void Promise.reject(new Error('a bug, planted by the test')));\n");
+    const port = await freePort();
+    const gateway = spawnBuilt('apps/gateway/src/main.js', {
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      NODE_OPTIONS: `--require ${bug}`,
+    });
+    try {
+      await gateway.waitFor(/listening on/, 30_000);
+      gateway.child.kill('SIGUSR2');
+      expect(await gateway.exited).toBe(1);
+      const fatal = gateway
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { level: number; msg: string; origin?: string; err?: { message: string } })
+        .find((line) => line.level === 60);
+      expect(fatal).toMatchObject({
+        msg: 'stopping on an uncaught error',
+        origin: 'unhandledRejection',
+        err: { message: 'a bug, planted by the test' },
+      });
     } finally {
       await gateway.stop();
       rmSync(dataDir, { recursive: true, force: true });

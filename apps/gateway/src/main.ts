@@ -52,9 +52,22 @@ function drainOnSignals(app: NestFastifyApplication, config: AppConfig): void {
   }
 }
 
+/**
+ * An uncaught exception or unhandled rejection (a bug) still stops the process, as Node does by
+ * default: its state can no longer be trusted, and the orchestrator starts a new one. It is logged
+ * first, as a structured line like every other, so the log says why the gateway stopped.
+ */
+function logCrashes(): void {
+  const logger = new Logger('Process');
+  process.on('uncaughtExceptionMonitor', (error, origin) => {
+    logger.fatal({ err: error, origin }, 'stopping on an uncaught error');
+  });
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const app = await createApp(config);
+  logCrashes();
   drainOnSignals(app, config);
   await app.listen(config.http.port, config.http.host);
   const url = await app.getUrl();
