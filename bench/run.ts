@@ -173,6 +173,7 @@ function post(
 
 interface Throughput {
   perSecond: number;
+  requests: number;
   /** The share of requests answered with an error (only a run told to expect some has any). */
   errorShare: number;
   /** The server's CPU time per request (user + system, all its threads). */
@@ -199,6 +200,7 @@ async function cannon(
     throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return {
     perSecond: result.requests.average,
+    requests: result.requests.total,
     errorShare: result.non2xx / Math.max(1, result.requests.total),
     serverUsPerRequest: (cpuSeconds.server * 1e6) / result.requests.total,
     clientShare: shares.client,
@@ -312,6 +314,29 @@ class Inspector {
   close(): void {
     this.socket.close();
   }
+}
+
+interface AllocationNode {
+  selfSize: number;
+  children: AllocationNode[];
+}
+
+/**
+ * What the server behind `inspectPort` allocated per request of `load`, in KB: every object, those
+ * already collected too (what its garbage collector got through), from V8's sampling heap profiler.
+ */
+async function allocatedKbPerRequest(inspectPort: number, load: () => Promise<Throughput>): Promise<number> {
+  const inspector = await Inspector.connect(inspectPort);
+  await inspector.call('HeapProfiler.startSampling', {
+    samplingInterval: 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  const { requests } = await load();
+  const { profile } = await inspector.call<{ profile: { head: AllocationNode } }>('HeapProfiler.stopSampling');
+  inspector.close();
+  const total = (node: AllocationNode): number => node.selfSize + node.children.reduce((sum, c) => sum + total(c), 0);
+  return total(profile.head) / requests / 1024;
 }
 
 /** The gateway's memory as V8 sees it after a full collection (nothing in the app is changed for it). */
@@ -902,16 +927,13 @@ async function main(): Promise<void> {
           },
           expect,
         );
-      await pair(
-        'uncached',
-        () =>
-          cannon(`http://127.0.0.1:${proxyPort}/`, baselinesPid, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: body(),
-          }),
-        uncachedGateway({}),
-      );
+      const uncachedProxy = () =>
+        cannon(`http://127.0.0.1:${proxyPort}/`, baselinesPid, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: body(),
+        });
+      await pair('uncached', uncachedProxy, uncachedGateway({}));
       // The same gateway while its agent fails 10 % of calls (UNAVAILABLE, retried within the budget):
       // failures must not cost more as traffic grows (they did: the breaker sorted its whole window).
       await pair('flaky', uncachedGateway({}), uncachedGateway({ ref_fail_rate: '0.1' }, { httpErrors: true }));
@@ -924,9 +946,8 @@ async function main(): Promise<void> {
           body: cachedBody,
         });
       const constantRoute = () => cachedRequest(`http://127.0.0.1:${constPort}/constant`, baselinesPid);
-      await pair('cached', constantRoute, () =>
-        cachedRequest(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, gateway.pid!),
-      );
+      const cachedGateway = () => cachedRequest(`http://127.0.0.1:${gwPort}/api/v1/agent/query`, gateway.pid!);
+      await pair('cached', constantRoute, cachedGateway);
       await pair('nest', constantRoute, () => cachedRequest(`http://127.0.0.1:${nestPort}/constant`, baselinesPid));
       // 5. Rejection latency with the breaker open: through HTTP, one at a time and in turn with a constant
       // route on the same HTTP client (a busy moment of the machine lands on both alike), and the agent
@@ -952,6 +973,14 @@ async function main(): Promise<void> {
       const decision = await breakerRejections(QUICK ? 1000 : 20_000);
       note('breaker_decision_p50_us', percentile(decision, 50) * 1000);
       note('breaker_decision_p99_us', percentile(decision, 99) * 1000);
+      // 7. What a request allocates on each side of the uncached and cache-hit pairs: the garbage
+      // collector's work. Once, after the timed runs of the last round, since sampling slows them.
+      if (round === ROUNDS) {
+        note('alloc_uncached_gateway_kb', await allocatedKbPerRequest(inspectPort, uncachedGateway({})));
+        note('alloc_uncached_baseline_kb', await allocatedKbPerRequest(baselinesInspectPort, uncachedProxy));
+        note('alloc_cached_gateway_kb', await allocatedKbPerRequest(inspectPort, cachedGateway));
+        note('alloc_cached_baseline_kb', await allocatedKbPerRequest(baselinesInspectPort, constantRoute));
+      }
     }
 
     // 6. Streams, active: N at 50 tokens/s straight from the agent, through the gateway over SSE and over
@@ -1078,6 +1107,7 @@ async function main(): Promise<void> {
           `| throughput, cache hits (req/s) | ${fixed(m('cached_gateway_rps'), 0)} | ${fixed(m('cached_baseline_rps'), 0)} (constant Fastify route) | ${ratios('cached')} | ≥ ×0.9 |`,
           `| throughput, uncached, with 10 % of agent calls failing (req/s) | ${fixed(m('flaky_gateway_rps'), 0)} | ${fixed(m('flaky_baseline_rps'), 0)} (the agent healthy) | ${ratios('flaky')}; ${fixed(100 * m('flaky_gateway_error_share'), 1)} % answered with an error | |`,
           ...cpuRows(['uncached', 'cached']),
+          `| the same: allocated per request, uncached / cache hit (KB, collected objects included) | ${fixed(m('alloc_uncached_gateway_kb'), 1)} / ${fixed(m('alloc_cached_gateway_kb'), 1)} | ${fixed(m('alloc_uncached_baseline_kb'), 1)} (minimal proxy) / ${fixed(m('alloc_cached_baseline_kb'), 1)} (constant route) | ×${fixed(m('alloc_uncached_gateway_kb') / m('alloc_uncached_baseline_kb'), 2)} / ×${fixed(m('alloc_cached_gateway_kb') / m('alloc_cached_baseline_kb'), 2)} | |`,
           `| the framework's floor: the constant route as a bare NestJS controller (req/s) | ${fixed(m('nest_gateway_rps'), 0)} | ${fixed(m('nest_baseline_rps'), 0)} (constant Fastify route) | ${ratios('nest')} | |`,
           ...cpuRows(['nest']),
           `| breaker open, rejection through HTTP p50 / p99 (ms) | ${fixed(m('breaker_open_p50'))} / ${fixed(m('breaker_open_p99'))} | ${fixed(m('constant_p99'))} (constant route p99) | ${signed(m('breaker_open_p99') - m('constant_p99'))} at p99 | ≤ 0.5 |`,

@@ -31,6 +31,7 @@ describe('benchmark smoke run', () => {
       'throughput, uncached, with 10 % of agent calls failing',
       'the same, uncached: server CPU per request',
       'the same, cached: server CPU per request',
+      'the same: allocated per request',
       "the framework's floor",
       'the same, bare NestJS route: server CPU per request',
       'breaker open, rejection through HTTP',
