@@ -76,6 +76,17 @@ describe('StreamService: a stream that fails', () => {
     expect(logged).not.toHaveBeenCalled();
   });
 
+  it('when the database is down at its end, still ends with an error event, and logs the turn it could not record', async () => {
+    const down = () => Promise.reject(new Error('connection terminated unexpectedly'));
+    const run = await service(() => Promise.resolve(answer), { complete: down, fail: down }).start(query, caller);
+    const events = await ended(run);
+    expect(events.map((e) => e.event)).toEqual(['start', 'error']);
+    expect(logged).toHaveBeenCalledWith(
+      expect.objectContaining({ run_id: run.id, request_id: 'req-1', session_id: turn.sessionId }),
+      'could not record a failed turn',
+    );
+  });
+
   it('when even its ending fails, still ends for its readers, logged, without an unhandled rejection', async () => {
     // The answer came, the database failed to store it, and recording the failure threw as well
     // (a bug: it returns a rejected promise, never throws): nothing is left to push the error event.

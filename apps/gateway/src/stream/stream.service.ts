@@ -152,7 +152,13 @@ export class StreamService {
     logIfUnexpected(this.logger, code, error, { request_id: requestId, run_id: run.id });
     if (turn) {
       const latency = Math.round(performance.now() - started);
-      await this.conversations.fail(turn, partial, code, latency).catch(() => undefined);
+      await this.conversations.fail(turn, partial, code, latency).catch((storeError: unknown) => {
+        // The client still gets its error event; the lost record is logged, as for a unary query.
+        this.logger.error(
+          { err: storeError, request_id: requestId, run_id: run.id, session_id: turn.sessionId },
+          'could not record a failed turn',
+        );
+      });
     }
     run.push('error', { code, message });
   }
