@@ -9,7 +9,6 @@ import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
 import { RouteFlag } from '../common/route-flag';
 import { RateLimiter, trackerOf } from './rate-limiter';
-import { showRateLimit } from './rate-limit-headers';
 
 /** What a request costs: a batch counts as its number of items. */
 function costOf(request: AuthenticatedRequest): number {
@@ -80,17 +79,8 @@ export class RateLimitGuard extends ThrottlerGuard {
     const http = context.switchToHttp();
     const request = http.getRequest<AuthenticatedRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const headers = {
-      get: (name: string) => reply.getHeader(name) as string | number | undefined,
-      set: (name: string, value: string | number) => void reply.header(name, value),
-    };
     const tracker = await this.getTracker(request as unknown as Record<string, unknown>);
-    await this.limiter.count(
-      (name) => this.generateKey(context, tracker, name),
-      'http',
-      costOf(request),
-      (window, hit) => showRateLimit(headers, window, hit),
-    );
+    await this.limiter.count((name) => this.generateKey(context, tracker, name), 'http', costOf(request), reply);
     return true;
   }
 }

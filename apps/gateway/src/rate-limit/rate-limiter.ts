@@ -3,7 +3,8 @@ import { AppConfig, type RateLimitConfig } from '../config/app-config';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import { MetricsService } from '../observability/metrics.service';
-import { RateLimitStore, type WindowHit } from './rate-limit.store';
+import { rateLimitPolicy, showRateLimit, type HeaderTarget } from './rate-limit-headers';
+import { RateLimitStore } from './rate-limit.store';
 
 export type RateLimitWindow = RateLimitConfig['limits'][number];
 
@@ -15,39 +16,33 @@ export function trackerOf(userId: string | undefined, ip?: string): string {
 /** Counts requests against every configured limit: for the HTTP guard and for WebSocket messages. */
 @Injectable()
 export class RateLimiter {
+  private readonly policy: string;
+
   constructor(
     private readonly store: RateLimitStore,
     private readonly config: AppConfig,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.policy = rateLimitPolicy(config.rateLimit.limits);
+  }
 
   /** For traffic that does not pass through the HTTP guard (WebSocket upgrades and messages). */
-  consume(
-    tracker: string,
-    transport: string,
-    cost = 1,
-    onCount?: (window: RateLimitWindow, hit: WindowHit) => void,
-  ): Promise<void> {
-    return this.count((name) => `${transport}:${tracker}:${name}`, transport, cost, onCount);
+  consume(tracker: string, transport: string, cost = 1, headers?: HeaderTarget): Promise<void> {
+    return this.count((name) => `${transport}:${tracker}:${name}`, transport, cost, headers);
   }
 
   /**
    * Counts `cost` against each limit under `keyOf(limit name)`, in one round trip with Redis,
-   * showing each window's count to `onCount` (the HTTP guard's RateLimit headers), and throws 429
-   * RATE_LIMITED at the first one exceeded (the limits after it are not counted).
+   * setting the RateLimit headers on `headers` if given, and throws 429 RATE_LIMITED at the first
+   * one exceeded (the limits after it are not counted).
    */
-  async count(
-    keyOf: (name: string) => string,
-    transport: string,
-    cost: number,
-    onCount?: (window: RateLimitWindow, hit: WindowHit) => void,
-  ): Promise<void> {
+  async count(keyOf: (name: string) => string, transport: string, cost: number, headers?: HeaderTarget): Promise<void> {
     const windows = this.config.rateLimit.limits;
     const hits = await this.store.hitWindows(
       windows.map(({ name, ttl_ms, limit }) => ({ key: keyOf(name), ttlMs: ttl_ms, limit })),
       cost,
     );
-    hits.forEach((hit, i) => onCount?.(windows[i], hit));
+    if (headers) showRateLimit(headers, this.policy, windows, hits);
     const last = hits.at(-1);
     if (!last?.isBlocked) return;
     const { name, ttl_ms, limit } = windows[hits.length - 1];

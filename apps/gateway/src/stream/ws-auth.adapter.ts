@@ -10,7 +10,6 @@ import { AppConfig } from '../config/app-config';
 import { logIfUnexpected, mapError } from '../errors/all-exceptions.filter';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
-import { showRateLimit } from '../rate-limit/rate-limit-headers';
 import { RateLimiter, trackerOf } from '../rate-limit/rate-limiter';
 
 export type UpgradeRequest = IncomingMessage & {
@@ -84,7 +83,7 @@ export class AuthenticatedWsAdapter extends WsAdapter {
     const user = await this.authenticate(req).catch(() => undefined);
     const tracker = trackerOf(user?.id, req.socket.remoteAddress);
     const headers = (req.rateLimitHeaders = new Map<string, string | number>());
-    await this.limiter.consume(tracker, 'ws-upgrade', 1, (window, hit) => showRateLimit(headers, window, hit));
+    await this.limiter.consume(tracker, 'ws-upgrade', 1, { header: (name, value) => headers.set(name, value) });
     if (!user) throw new AppException(ErrorCode.UNAUTHENTICATED, 'Unauthorized');
     req.user = user;
   }
