@@ -172,7 +172,7 @@ export class StreamService {
   private finishedAfter(run: Run, ending: Promise<void>): Promise<void> {
     return ending
       .finally(() => {
-        if (!run.finished) run.push('error', { code: ErrorCode.INTERNAL, message: 'internal error' });
+        run.push('error', { code: ErrorCode.INTERNAL, message: 'internal error' }); // no-op once it has ended
         run.emit('finished');
       })
       .catch((error: unknown) => this.logger.error({ err: error, run_id: run.id }, 'a stream did not end cleanly'));
