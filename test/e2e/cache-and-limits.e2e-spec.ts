@@ -97,7 +97,23 @@ describe('the answer cache (in memory)', () => {
 
   it('still validates what it caches: a bad request is 400, cached or not', async () => {
     expect((await ask(gw, alice, { agent_id: 'private', query: '' })).statusCode).toBe(400);
-    expect((await ask(gw, alice, { agent_id: 'private', query: 'x', extra: true })).statusCode).toBe(400);
+    // The same question asked well first, so that each bad request below has an answer in the cache
+    // under the key it would be given: it must be refused all the same, and say nothing of the cache.
+    const good = await ask(gw, alice, { agent_id: 'private', query: 'a valid question', options: { k: 'v' } });
+    expect(good.statusCode).toBe(200);
+    const bad = [
+      { agent_id: 'private', query: 'a valid question', options: { k: 'v' }, extra: true },
+      { agent_id: 'private', query: 'a valid question', options: { k: ['v'] } },
+      { agent_id: 'private', query: `a ${' '.repeat(8_000)}valid question`, options: { k: 'v' } },
+    ];
+    for (const body of bad) {
+      const refused = await ask(gw, alice, body);
+      expect({ status: refused.statusCode, code: refused.json().code, cache: refused.headers['x-cache'] }).toEqual({
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        cache: undefined,
+      });
+    }
   });
 });
 

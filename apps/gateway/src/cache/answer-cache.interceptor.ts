@@ -1,19 +1,13 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { from, lastValueFrom, of, type Observable } from 'rxjs';
+import { queryRequestSchema } from '../agent/agent.dto';
 import type { AuthenticatedRequest } from '../auth/auth-user';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../observability/metrics.service';
 import { AnswerCache } from './answer-cache';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-
-interface QueryBody {
-  agent_id?: unknown;
-  query?: unknown;
-  session_id?: unknown;
-  options?: unknown;
-}
 
 /**
  * Serves repeated questions from the cache: only for agents with a cache TTL and only without a
@@ -32,15 +26,14 @@ export class AnswerCacheInterceptor implements NestInterceptor {
     const http = context.switchToHttp();
     const request = http.getRequest<AuthenticatedRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const body = (request.body ?? {}) as QueryBody;
-    const agent = this.config.agents.find((a) => a.id === body.agent_id);
-    // Interceptors run before validation: anything unusual goes straight to the handler to be judged.
-    if (!agent || agent.cache.ttl_ms === 0 || body.session_id !== undefined || typeof body.query !== 'string') {
-      return next.handle();
-    }
-    const options =
-      typeof body.options === 'object' && body.options !== null ? (body.options as Record<string, unknown>) : {};
-    const key = this.cache.keyFor({ agent, userId: request.user!.id, query: body.query, options });
+    // Interceptors run before the validation pipe, and a hit never reaches it: only a request the route
+    // would accept may be answered from the cache. Anything else goes on to the pipe, for its 400.
+    const input = queryRequestSchema.safeParse(request.body);
+    if (!input.success) return next.handle();
+    const { agent_id, query, session_id, options = {} } = input.data;
+    const agent = this.config.agents.find((a) => a.id === agent_id);
+    if (!agent || agent.cache.ttl_ms === 0 || session_id !== undefined) return next.handle();
+    const key = this.cache.keyFor({ agent, userId: request.user!.id, query, options });
     const bypass = /\bno-cache\b/i.test(request.headers['cache-control'] ?? '');
     if (!bypass) {
       const hit = await this.cache.get(key);
