@@ -13,6 +13,9 @@ import { AppException } from './errors/app.exception';
 import { ErrorCode } from './errors/error-code';
 import { useFastAsyncResourceBind } from './common/async-resource-bind';
 
+// Fastify's parser does not say which: valid JSON with such a key is refused as well, for safety.
+const MALFORMED_JSON_MESSAGE = 'request body is not valid JSON, or has a __proto__ or constructor.prototype key';
+
 /** Fastify's own JSON parser (with prototype-poisoning protection), failing with MALFORMED_JSON. */
 function useJsonErrorsWithOurCodes(fastify: FastifyInstance): void {
   const parse = fastify.getDefaultJsonParser('error', 'error');
@@ -23,7 +26,7 @@ function useJsonErrorsWithOurCodes(fastify: FastifyInstance): void {
     // routes that need one say so when they validate it.
     if (body === '') return done(null, undefined);
     void parse(request, body as string, (error, value) => {
-      if (error) done(new AppException(ErrorCode.MALFORMED_JSON, 'request body is not valid JSON'), undefined);
+      if (error) done(new AppException(ErrorCode.MALFORMED_JSON, MALFORMED_JSON_MESSAGE), undefined);
       else done(null, value);
     });
   });

@@ -105,6 +105,15 @@ describe('AgentController through the real pipeline', () => {
       expect(res.json()).toMatchObject({ code: 'MALFORMED_JSON' });
     });
 
+    it.each([
+      ['__proto__', '{"agent_id": "reference", "query": "hi", "__proto__": {"admin": true}}'],
+      ['constructor.prototype', '{"agent_id": "reference", "query": "hi", "constructor": {"prototype": {}}}'],
+    ])('returns 400 MALFORMED_JSON naming the forbidden key for a body with %s', async (_key, body) => {
+      const res = await post('/api/v1/agent/query', body);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'MALFORMED_JSON', message: expect.stringContaining('__proto__') });
+    });
+
     it('returns 400 VALIDATION_FAILED for an empty body', async () => {
       const res = await post('/api/v1/agent/query', '');
       expect(res.statusCode).toBe(400);
