@@ -1,6 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestGateway, type TestGateway } from '../support/gateway';
-import { cancelRun, eventually, readSse, readSseNotingRun, sseRequest, WsClient } from '../support/clients';
+import {
+  cancelRun,
+  eventually,
+  readSse,
+  readSseNotingRun,
+  sseRequest,
+  UpgradeRefused,
+  WsClient,
+} from '../support/clients';
 import { freePort, spawnBuilt, type Spawned } from '../support/processes';
 import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
 
@@ -176,14 +184,29 @@ describe('streaming over SSE and WebSocket', () => {
   describe('WebSocket', () => {
     const wsUrl = () => base.replace('http', 'ws') + '/api/v1/stream';
 
-    it('refuses the upgrade without a token or from a bad origin', async () => {
-      await expect(WsClient.connect(wsUrl())).rejects.toThrow(/401/);
-      await expect(WsClient.connect(wsUrl(), { authorization: 'Bearer nope' })).rejects.toThrow(/401/);
-      await expect(
-        WsClient.connect(wsUrl(), { authorization: `Bearer ${token}`, origin: 'https://evil.example' }),
-      ).rejects.toThrow(/403/);
-      const ok = await WsClient.connect(wsUrl(), { authorization: `Bearer ${token}`, origin: 'https://app.example' });
-      ok.close();
+    it('refuses the upgrade without a token or from a bad origin, with the same JSON error as a request', async () => {
+      const refusal = (headers: Record<string, string> = {}) =>
+        WsClient.connect(wsUrl(), headers).then(
+          (ws) => (ws.close(), undefined),
+          (error: unknown) => {
+            const { status, headers: answer, body } = error as UpgradeRefused;
+            return { status, type: answer['content-type'], requestId: answer['x-request-id'], body: JSON.parse(body) };
+          },
+        );
+      const error = (status: number, code: string, message: string, requestId: unknown = expect.any(String)) => ({
+        status,
+        type: 'application/json; charset=utf-8',
+        requestId,
+        body: { status, code, message, request_id: requestId },
+      });
+      expect(await refusal()).toEqual(error(401, 'UNAUTHENTICATED', 'missing bearer token'));
+      expect(await refusal({ authorization: 'Bearer nope', 'x-request-id': 'mine-1' })).toEqual(
+        error(401, 'UNAUTHENTICATED', 'invalid token', 'mine-1'),
+      );
+      expect(await refusal({ authorization: `Bearer ${token}`, origin: 'https://evil.example' })).toEqual(
+        error(403, 'FORBIDDEN', 'origin not allowed'),
+      );
+      expect(await refusal({ authorization: `Bearer ${token}`, origin: 'https://app.example' })).toBeUndefined();
     });
 
     it('multiplexes two runs on one socket, each to its own done', async () => {
@@ -209,11 +232,12 @@ describe('streaming over SSE and WebSocket', () => {
       ws.socket.send('{not json');
       ws.send('launch', {});
       ws.send('query', { agent_id: 'reference' });
-      await eventually(() => ws.messages.filter((m) => m.event === 'error').length === 3);
-      expect(ws.messages.map((m) => m.data.code)).toEqual([
-        'VALIDATION_FAILED',
-        'VALIDATION_FAILED',
-        'VALIDATION_FAILED',
+      ws.socket.send('[1, 2]');
+      await eventually(() => ws.messages.filter((m) => m.event === 'error').length === 4);
+      expect(ws.messages.map((m) => m.data.code)).toEqual(Array(4).fill('VALIDATION_FAILED'));
+      expect(ws.messages.map((m) => m.data.message).slice(2)).toEqual([
+        'data.query: Invalid input: expected string, received undefined',
+        'Invalid input: expected object, received array',
       ]);
       ws.send('query', { agent_id: 'reference', query: QUESTION });
       await ws.waitFor((m) => m.event === 'done');

@@ -1,4 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { IncomingHttpHeaders } from 'node:http';
 import WebSocket from 'ws';
 
 export interface SseEvent {
@@ -73,6 +74,17 @@ export interface WsMessage {
 }
 
 /** A `ws` client that collects every message and can wait for one that matches. */
+/** A WebSocket upgrade answered with an HTTP status instead of 101: what a client can read of it. */
+export class UpgradeRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly headers: IncomingHttpHeaders,
+    readonly body: string,
+  ) {
+    super(`upgrade refused: ${status} ${body}`);
+  }
+}
+
 export class WsClient {
   readonly messages: WsMessage[] = [];
   private waiters: Array<() => void> = [];
@@ -88,7 +100,11 @@ export class WsClient {
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(url, { headers });
       socket.once('open', () => resolve(new WsClient(socket)));
-      socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      socket.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => reject(new UpgradeRefused(res.statusCode ?? 0, res.headers, body)));
+      });
       socket.once('error', reject);
     });
   }

@@ -11,7 +11,8 @@ export interface MappedError {
   retryAfterSeconds?: number;
 }
 
-function describeZodError(error: ZodError): string {
+/** At most five issues, each after the path it is about (none for the input as a whole). */
+export function describeZodError(error: ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))

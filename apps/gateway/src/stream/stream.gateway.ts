@@ -5,7 +5,7 @@ import type { RawData, WebSocket } from 'ws';
 import { MetricsService } from '../observability/metrics.service';
 import { RateLimiter, trackerOf } from '../rate-limit/rate-limiter';
 import { CancelSignal } from '../common/cancel-signal';
-import { logIfUnexpected, mapError } from '../errors/all-exceptions.filter';
+import { describeZodError, logIfUnexpected, mapError } from '../errors/all-exceptions.filter';
 import { DrainState } from '../health/drain-state';
 import type { Run, RunCursor } from './run';
 import { OpenStreams } from './open-streams';
@@ -87,8 +87,7 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
     try {
       if (isBinary) throw new Error('binary frames are not accepted');
       const parsed = wsMessageSchema.safeParse(JSON.parse(textOf(data)));
-      if (!parsed.success)
-        throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      if (!parsed.success) throw new Error(describeZodError(parsed.error));
       message = parsed.data;
     } catch (error) {
       return send(socket, 'error', { code: 'VALIDATION_FAILED', status: 400, message: (error as Error).message });

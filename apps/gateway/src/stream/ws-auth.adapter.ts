@@ -10,6 +10,7 @@ import { AppConfig } from '../config/app-config';
 import { logIfUnexpected, mapError } from '../errors/all-exceptions.filter';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
+import { REQUEST_ID_HEADER, requestIdFor } from '../observability/request-id';
 import { RateLimiter, trackerOf } from '../rate-limit/rate-limiter';
 
 export type UpgradeRequest = IncomingMessage & {
@@ -19,6 +20,9 @@ export type UpgradeRequest = IncomingMessage & {
 };
 
 const MAX_FRAME_BYTES = 64 * 1024;
+
+/** `ws`'s verifyClient callback: admit, or refuse with a status, a body and headers. */
+type UpgradeVerdict = (ok: boolean, code?: number, body?: string, headers?: Record<string, string>) => void;
 
 /**
  * Plain `ws`, with the handshake checked before the upgrade: a bad Origin gets 403, a caller over
@@ -44,21 +48,13 @@ export class AuthenticatedWsAdapter extends WsAdapter {
     const server = super.create(port, {
       ...options,
       maxPayload: MAX_FRAME_BYTES,
-      verifyClient: (
-        info: { req: UpgradeRequest; origin?: string },
-        done: (ok: boolean, code?: number, msg?: string, headers?: Record<string, string>) => void,
-      ) => {
-        if (!this.originAllowed(info.origin)) return done(false, 403, 'Forbidden');
+      verifyClient: (info: { req: UpgradeRequest; origin?: string }, done: UpgradeVerdict) => {
+        if (!this.originAllowed(info.origin)) {
+          return this.refuse(info.req, new AppException(ErrorCode.FORBIDDEN, 'origin not allowed'), done);
+        }
         this.admit(info.req).then(
           () => done(true),
-          (refusal: unknown) => {
-            const { body, retryAfterSeconds } = mapError(refusal);
-            // Not the URL: a stream ticket may be in its query.
-            logIfUnexpected(this.upgradeLogger, body.code, refusal, { remote_address: info.req.socket.remoteAddress });
-            const headers = Object.fromEntries(info.req.rateLimitHeaders ?? []) as Record<string, string>;
-            if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
-            done(false, body.status, body.message, headers);
-          },
+          (refusal: unknown) => this.refuse(info.req, refusal, done),
         );
       },
     }) as WebSocketServer;
@@ -78,14 +74,39 @@ export class AuthenticatedWsAdapter extends WsAdapter {
     if (handlers.length > 0) super.bindMessageHandlers(...args);
   }
 
+  /**
+   * A refused upgrade is answered like a refused request: the status, the JSON error body with a
+   * request id (the caller's X-Request-Id if acceptable), Retry-After and the RateLimit headers.
+   */
+  private refuse(req: UpgradeRequest, refusal: unknown, done: UpgradeVerdict): void {
+    const { body, retryAfterSeconds } = mapError(refusal);
+    const requestId = requestIdFor(req);
+    // Not the URL: a stream ticket may be in its query.
+    logIfUnexpected(this.upgradeLogger, body.code, refusal, {
+      request_id: requestId,
+      remote_address: req.socket.remoteAddress,
+    });
+    const headers: Record<string, string> = {
+      ...(Object.fromEntries(req.rateLimitHeaders ?? []) as Record<string, string>),
+      'Content-Type': 'application/json; charset=utf-8', // ws's name for it, so that this replaces its text/html
+      [REQUEST_ID_HEADER]: requestId,
+    };
+    if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
+    done(false, body.status, JSON.stringify({ ...body, request_id: requestId }), headers);
+  }
+
   /** Counts the upgrade against the caller's limits, then lets in only a valid token or ticket. */
   private async admit(req: UpgradeRequest): Promise<void> {
-    const user = await this.authenticate(req).catch(() => undefined);
-    const tracker = trackerOf(user?.id, req.socket.remoteAddress);
+    // The token's verdict waits until the upgrade is counted (by IP when it is bad), then is the answer.
+    const verdict = await this.authenticate(req).then(
+      (user) => ({ user }),
+      (refusal: unknown) => ({ user: undefined, refusal }),
+    );
+    const tracker = trackerOf(verdict.user?.id, req.socket.remoteAddress);
     const headers = (req.rateLimitHeaders = new Map<string, string | number>());
     await this.limiter.consume(tracker, 'ws-upgrade', 1, { header: (name, value) => headers.set(name, value) });
-    if (!user) throw new AppException(ErrorCode.UNAUTHENTICATED, 'Unauthorized');
-    req.user = user;
+    if (!verdict.user) throw verdict.refusal;
+    req.user = verdict.user;
   }
 
   private async authenticate(req: UpgradeRequest): Promise<AuthUser> {
