@@ -169,6 +169,33 @@ describe('rate limits', () => {
     expect((await batch(2)).statusCode).toBe(429);
   });
 
+  it('refuses with 400, not 429, a batch no wait would admit, and counts it as one request', async () => {
+    const dave = await gw.tokenFor(`dave-${randomUUID()}`);
+    const batch = (n: number) =>
+      gw.app.inject({
+        method: 'POST',
+        url: '/api/v1/agent/batch',
+        headers: { authorization: `Bearer ${dave}`, 'content-type': 'application/json' },
+        payload: JSON.stringify({
+          requests: Array.from({ length: n }, () => ({ agent_id: 'reference', query: 'hi' })),
+        }),
+      });
+    // Over the 5 of "burst", and over the 32 items a batch may have.
+    for (const items of [6, 1_000]) {
+      const refused = await batch(items);
+      expect(refused.statusCode).toBe(400);
+      expect(refused.headers['retry-after']).toBeUndefined();
+      expect(refused.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+    }
+    expect((await batch(6)).json().message).toBe(
+      'a batch of 6 items is over the rate limit "burst" (5 per 60000 ms) on its own: send at most 5 at once',
+    );
+    // Three requests counted so far, one each: two more items fit in "burst".
+    const admitted = await batch(2);
+    expect(admitted.statusCode).toBe(200);
+    expect(admitted.headers['ratelimit-remaining']).toBe('0');
+  });
+
   it('limits requests without a valid token by IP, and never the health probes', async () => {
     const statuses = [];
     for (let i = 0; i < 7; i++) {

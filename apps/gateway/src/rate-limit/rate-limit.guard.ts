@@ -7,13 +7,18 @@ import { bearerToken } from '../auth/jwt-auth.guard';
 import { JwtVerifier } from '../auth/jwt-verifier';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
+import { MAX_BATCH_ITEMS } from '../agent/agent.dto';
 import { RouteFlag } from '../common/route-flag';
 import { RateLimiter, trackerOf } from './rate-limiter';
 
-/** What a request costs: a batch counts as its number of items. */
+/**
+ * What a request costs: a batch counts as its number of items. One with more items than a batch may
+ * have counts as one: validation refuses it, and it must not use up the caller's limits first.
+ */
 function costOf(request: AuthenticatedRequest): number {
   const body = request.body as { requests?: unknown } | undefined;
-  return Array.isArray(body?.requests) ? Math.max(1, body.requests.length) : 1;
+  const items = Array.isArray(body?.requests) ? body.requests.length : 1;
+  return items >= 1 && items <= MAX_BATCH_ITEMS ? items : 1;
 }
 
 const NO_RATE_LIMIT = 'rateLimit:skip';

@@ -17,6 +17,8 @@ export function trackerOf(userId: string | undefined, ip?: string): string {
 @Injectable()
 export class RateLimiter {
   private readonly policy: string;
+  /** The window with the smallest limit: a request costing more could never be admitted. */
+  private readonly narrowest: RateLimitWindow;
 
   constructor(
     private readonly store: RateLimitStore,
@@ -24,6 +26,7 @@ export class RateLimiter {
     private readonly metrics: MetricsService,
   ) {
     this.policy = rateLimitPolicy(config.rateLimit.limits);
+    this.narrowest = config.rateLimit.limits.reduce((a, b) => (b.limit < a.limit ? b : a));
   }
 
   /** For traffic that does not pass through the HTTP guard (WebSocket upgrades and messages). */
@@ -34,15 +37,24 @@ export class RateLimiter {
   /**
    * Counts `cost` against each limit under `keyOf(limit name)`, in one round trip with Redis,
    * setting the RateLimit headers on `headers` if given, and throws 429 RATE_LIMITED at the first
-   * one exceeded (the limits after it are not counted).
+   * one exceeded (the limits after it are not counted). A cost over the smallest limit is bad input,
+   * not a reason to wait (Retry-After would never come true): it counts as one and gets a 400.
    */
   async count(keyOf: (name: string) => string, transport: string, cost: number, headers?: HeaderTarget): Promise<void> {
     const windows = this.config.rateLimit.limits;
+    const admissible = cost <= this.narrowest.limit;
     const hits = await this.store.hitWindows(
       windows.map(({ name, ttl_ms, limit }) => ({ key: keyOf(name), ttlMs: ttl_ms, limit })),
-      cost,
+      admissible ? cost : 1,
     );
     if (headers) showRateLimit(headers, this.policy, windows, hits);
+    if (!admissible) {
+      const { name, ttl_ms, limit } = this.narrowest;
+      throw new AppException(
+        ErrorCode.VALIDATION_FAILED,
+        `a batch of ${cost} items is over the rate limit "${name}" (${limit} per ${ttl_ms} ms) on its own: send at most ${limit} at once`,
+      );
+    }
     const last = hits.at(-1);
     if (!last?.isBlocked) return;
     const { name, ttl_ms, limit } = windows[hits.length - 1];
