@@ -5,9 +5,7 @@ import { jsonText } from '../common/json-text';
 
 /** GET /agent/stream carries the query in the URL: options arrive as a JSON string. */
 export const streamQueryParamsSchema = z.strictObject({
-  agent_id: z.string().min(1).max(63),
-  query: z.string().trim().min(1).max(8000),
-  session_id: z.uuid().optional(),
+  ...queryRequestSchema.shape,
   options: jsonText('options must be a JSON object', 16_384).optional().pipe(queryRequestSchema.shape.options),
   ticket: z.string().max(4096).optional(),
 });
