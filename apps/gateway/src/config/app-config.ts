@@ -211,8 +211,21 @@ function productionProblems(env: Env): string[] {
     );
   } else if (env.JWT_SECRET === DEV_JWT_SECRET) {
     problems.push('JWT_SECRET: the development secret is refused in production');
-  } else if (env.JWT_SECRET && env.JWT_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH) {
-    problems.push(`JWT_SECRET: must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters in production`);
+  } else if (env.JWT_SECRET) {
+    problems.push(...secretProblems('JWT_SECRET', env.JWT_SECRET));
   }
+  if (env.STREAM_TICKET_SECRET) problems.push(...secretProblems('STREAM_TICKET_SECRET', env.STREAM_TICKET_SECRET));
   return problems;
+}
+
+/** How this repository's examples (deploy/k8s/secret.example.yaml) mark a value to replace: public text. */
+const PLACEHOLDER = /^replace-with\b/i;
+
+/** A signing secret anyone could guess or read in our examples is refused in production. */
+function secretProblems(name: string, secret: string): string[] {
+  if (PLACEHOLDER.test(secret)) return [`${name}: still the example's placeholder; set a secret of your own`];
+  if (secret.length < MIN_PRODUCTION_SECRET_LENGTH) {
+    return [`${name}: must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters in production`];
+  }
+  return [];
 }
