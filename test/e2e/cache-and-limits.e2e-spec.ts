@@ -95,6 +95,57 @@ describe('the answer cache (in memory)', () => {
     expect(calls() - before).toBe(1);
   });
 
+  it('answers the callers of a shared miss when the one whose request made the agent call leaves', async () => {
+    const base = await gw.listen();
+    const query = `left early ${randomUUID()}`;
+    const post = (signal?: AbortSignal) =>
+      fetch(`${base}/api/v1/agent/query`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ agent_id: 'private', query, options: { ref_latency_ms: 400 } }),
+        signal,
+      });
+    const leaving = new AbortController();
+    const first = post(leaving.signal).catch((error: Error) => error.name);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const second = post();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    leaving.abort();
+    expect(await first).toBe('AbortError');
+    const answered = await second;
+    expect({ status: answered.status, body: await answered.json() }).toMatchObject({
+      status: 200,
+      body: { answer: expect.any(String) },
+    });
+  });
+
+  it('cancels the agent call of a shared miss once every caller has left', async () => {
+    const base = await gw.listen();
+    const body = JSON.stringify({
+      agent_id: 'private',
+      query: `all left ${randomUUID()}`,
+      options: { ref_latency_ms: 5000 },
+    });
+    const callers = [new AbortController(), new AbortController()];
+    const asked = callers.map((caller) =>
+      fetch(`${base}/api/v1/agent/query`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+        body,
+        signal: caller.signal,
+      }).catch(() => undefined),
+    );
+    expect(await eventually(() => agent.server.stats().active === 1, 2000)).toBe(true);
+    const cancelled = agent.server.stats().cancelled;
+    callers[0].abort();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(agent.server.stats()).toMatchObject({ active: 1, cancelled }); // one caller still waits
+    callers[1].abort();
+    await Promise.all(asked);
+    expect(await eventually(() => agent.server.stats().active === 0, 1000)).toBe(true);
+    expect(agent.server.stats().cancelled).toBe(cancelled + 1);
+  });
+
   it('still validates what it caches: a bad request is 400, cached or not', async () => {
     expect((await ask(gw, alice, { agent_id: 'private', query: '' })).statusCode).toBe(400);
     // The same question asked well first, so that each bad request below has an answer in the cache

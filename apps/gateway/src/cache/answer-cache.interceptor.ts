@@ -2,7 +2,8 @@ import { Injectable, type CallHandler, type ExecutionContext, type NestIntercept
 import type { FastifyReply } from 'fastify';
 import { from, lastValueFrom, of, type Observable } from 'rxjs';
 import { queryRequestSchema } from '../agent/agent.dto';
-import type { AuthenticatedRequest } from '../auth/auth-user';
+import { onClientLeft, type CallerRequest } from '../agent/call-context';
+import type { CancelSignal } from '../common/cancel-signal';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../observability/metrics.service';
 import { AnswerCache } from './answer-cache';
@@ -24,7 +25,7 @@ export class AnswerCacheInterceptor implements NestInterceptor {
 
   async intercept(context: ExecutionContext, next: CallHandler<unknown>): Promise<Observable<unknown>> {
     const http = context.switchToHttp();
-    const request = http.getRequest<AuthenticatedRequest>();
+    const request = http.getRequest<CallerRequest>();
     const reply = http.getResponse<FastifyReply>();
     // Interceptors run before the validation pipe, and a hit never reaches it: only a request the route
     // would accept may be answered from the cache. Anything else goes on to the pipe, for its 400.
@@ -47,6 +48,11 @@ export class AnswerCacheInterceptor implements NestInterceptor {
     // Every caller gets the JSON text just stored, like a hit.
     void reply.header('x-cache', 'MISS').type(JSON_TYPE);
     const load = async () => this.cache.set(key, await lastValueFrom(next.handle()), agent.cache.ttl_ms);
-    return from(bypass ? load() : this.cache.coalesce(key, load));
+    if (bypass) return from(load());
+    const shared = (signal: CancelSignal) => {
+      request.sharedCallSignal = signal; // the agent call outlives this caller while others wait for it
+      return load();
+    };
+    return from(this.cache.coalesce(key, shared, (listener) => onClientLeft(reply, listener)));
   }
 }

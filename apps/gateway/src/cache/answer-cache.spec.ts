@@ -1,6 +1,7 @@
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { AppConfig } from '../config/app-config';
+import { CancelSignal } from '../common/cancel-signal';
 import { AnswerCache } from './answer-cache';
 import { inProcessTier, type InProcessLru } from './in-process-lru';
 
@@ -67,5 +68,48 @@ describe('AnswerCache tiers', () => {
 
     await shared.clear(); // Redis has lost it (or is away): this replica still answers
     expect(await two.cache.get(answerKey)).toBe(text);
+  });
+});
+
+describe('AnswerCache.coalesce', () => {
+  /** A caller of a shared load, who can leave. */
+  const caller = () => {
+    let leave = () => undefined as void;
+    return { onLeft: (listener: () => void) => (leave = listener), leave: () => leave() };
+  };
+  /** A load that answers when told, and notes whether its signal was cancelled. */
+  const pendingLoad = () => {
+    const load = { calls: 0, cancelled: 0, answer: (_text: string) => undefined as void };
+    const start = (signal: CancelSignal) => {
+      load.calls++;
+      signal.onCancel(() => load.cancelled++);
+      return new Promise<string>((resolve) => (load.answer = resolve));
+    };
+    return { load, start };
+  };
+
+  it('makes one call for concurrent callers, cancelled only when the last of them leaves', async () => {
+    const { load, start } = pendingLoad();
+    const [a, b] = [caller(), caller()];
+    const answers = [cache.coalesce('k1', start, a.onLeft), cache.coalesce('k1', start, b.onLeft)];
+    a.leave();
+    expect(load).toMatchObject({ calls: 1, cancelled: 0 });
+    load.answer('42');
+    expect(await Promise.all(answers)).toEqual(['42', '42']);
+    const c = caller();
+    void cache.coalesce('k2', start, c.onLeft);
+    c.leave();
+    expect(load).toMatchObject({ calls: 2, cancelled: 1 });
+  });
+
+  it('starts a new call for a caller who comes after everyone left the previous one', async () => {
+    const { load, start } = pendingLoad();
+    const gone = caller();
+    void cache.coalesce('k3', start, gone.onLeft);
+    gone.leave();
+    const fresh = cache.coalesce('k3', start, caller().onLeft);
+    expect(load).toMatchObject({ calls: 2, cancelled: 1 });
+    load.answer('new');
+    expect(await fresh).toBe('new');
   });
 });

@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
+import { CancelSignal } from '../common/cancel-signal';
 import { throttledWarning } from '../common/throttled-warning';
 import { AppConfig } from '../config/app-config';
 import type { AgentDefinition } from '../config/env.schema';
@@ -10,6 +11,13 @@ import type { AgentDefinition } from '../config/env.schema';
 const WHITESPACE_TO_FOLD = /\s{2,}|[^\S ]/;
 /** Text that Unicode normalisation could change: ASCII is always in NFC already. */
 const NON_ASCII = /[\u0080-\uffff]/;
+
+/** A miss being answered for every caller of its key that is still there. */
+interface SharedLoad<T> {
+  promise: Promise<T>;
+  callers: number;
+  signal: CancelSignal;
+}
 
 export interface CacheableQuery {
   agent: AgentDefinition;
@@ -26,7 +34,7 @@ export interface CacheableQuery {
 @Injectable()
 export class AnswerCache {
   private readonly logger = new Logger(AnswerCache.name);
-  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly inFlight = new Map<string, SharedLoad<unknown>>();
   private readonly versions = new Map<string, string>();
 
   constructor(
@@ -90,13 +98,34 @@ export class AnswerCache {
     return text;
   }
 
-  /** Runs `load` once for all concurrent callers of the same key. */
-  coalesce<T>(key: string, load: () => Promise<T>): Promise<T> {
-    const pending = this.inFlight.get(key) as Promise<T> | undefined;
-    if (pending) return pending;
-    const promise = load().finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, promise);
-    return promise;
+  /**
+   * Runs `load` once for all concurrent callers of the same key. Its `signal` is cancelled only once
+   * every caller has left (each tells through `onCallerLeft`), not when the one who started it does;
+   * a caller arriving after that starts a new load.
+   */
+  coalesce<T>(
+    key: string,
+    load: (signal: CancelSignal) => Promise<T>,
+    onCallerLeft: (listener: () => void) => void,
+  ): Promise<T> {
+    let shared = this.inFlight.get(key) as SharedLoad<T> | undefined;
+    if (!shared) {
+      const started: SharedLoad<T> = { callers: 0, signal: new CancelSignal(), promise: undefined! };
+      started.promise = load(started.signal).finally(() => this.forget(key, started));
+      this.inFlight.set(key, (shared = started));
+    }
+    const joined = shared;
+    joined.callers++;
+    onCallerLeft(() => {
+      if (--joined.callers > 0) return;
+      this.forget(key, joined);
+      joined.signal.cancel();
+    });
+    return joined.promise;
+  }
+
+  private forget(key: string, load: SharedLoad<unknown>): void {
+    if (this.inFlight.get(key) === load) this.inFlight.delete(key);
   }
 
   /** Bounded by the Redis command timeout; without Redis the cache is in-process and cannot hang: no timer. */
