@@ -53,8 +53,13 @@ describe('Kubernetes manifests', () => {
     ]);
   });
 
-  it('has a configuration the gateway accepts in production', () => {
-    expect(() => AppConfig.fromEnv({ ...config.data, ...secret.stringData })).not.toThrow();
+  it('has a configuration the gateway accepts in production once the secrets are real, and refuses as it is', () => {
+    const real = { JWT_SECRET: 'a'.repeat(40), STREAM_TICKET_SECRET: 'b'.repeat(40) };
+    expect(() => AppConfig.fromEnv({ ...config.data, ...secret.stringData, ...real })).not.toThrow();
+    // `kubectl apply -f deploy/k8s/` would install the example too: its placeholders must not sign tokens.
+    expect(() => AppConfig.fromEnv({ ...config.data, ...secret.stringData })).toThrow(
+      /JWT_SECRET: still the example's placeholder[\s\S]*STREAM_TICKET_SECRET: still the example's placeholder/,
+    );
   });
 
   it('points the Service, autoscaler and disruption budget at the Deployment', () => {
