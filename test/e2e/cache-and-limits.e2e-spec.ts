@@ -82,6 +82,19 @@ describe('the answer cache (in memory)', () => {
     expect(calls() - before).toBe(1);
   });
 
+  it('neither looks up nor keeps an answer asked with Cache-Control: no-store', async () => {
+    const question = { agent_id: 'private', query: `kept nowhere ${randomUUID()}` };
+    const before = calls();
+    const unkept = await ask(gw, alice, question, { 'cache-control': 'no-store' });
+    expect({ status: unkept.statusCode, cache: unkept.headers['x-cache'] }).toEqual({ status: 200, cache: undefined });
+    expect((await ask(gw, alice, question)).headers['x-cache']).toBe('MISS');
+    // Not even a cached answer is served to it.
+    expect((await ask(gw, alice, question, { 'cache-control': 'max-age=0, no-store' })).headers['x-cache']).toBe(
+      undefined,
+    );
+    expect(calls() - before).toBe(3);
+  });
+
   it('turns 20 concurrent identical misses into one agent call', async () => {
     const before = calls();
     const query = `concurrent ${randomUUID()}`;

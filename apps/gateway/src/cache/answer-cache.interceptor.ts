@@ -9,11 +9,14 @@ import { MetricsService } from '../observability/metrics.service';
 import { AnswerCache } from './answer-cache';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const NO_CACHE = /\bno-cache\b/i;
+const NO_STORE = /\bno-store\b/i;
 
 /**
  * Serves repeated questions from the cache: only for agents with a cache TTL and only without a
  * session (a conversation's answer depends on its history). `Cache-Control: no-cache` skips the
- * lookup (the fresh answer is stored). The response says `X-Cache: HIT` or `MISS`.
+ * lookup (the fresh answer is stored); `no-store` skips the cache altogether, lookup and storing.
+ * The response says `X-Cache: HIT` or `MISS` when the cache took part.
  */
 @Injectable()
 export class AnswerCacheInterceptor implements NestInterceptor {
@@ -34,8 +37,11 @@ export class AnswerCacheInterceptor implements NestInterceptor {
     const { agent_id, query, session_id, options = {} } = input.data;
     const agent = this.config.agents.find((a) => a.id === agent_id);
     if (!agent || agent.cache.ttl_ms === 0 || session_id !== undefined) return next.handle();
+    const cacheControl = request.headers['cache-control'] ?? '';
+    // The caller asks that its answer not be kept: the cache takes no part.
+    if (NO_STORE.test(cacheControl)) return next.handle();
     const key = this.cache.keyFor({ agent, userId: request.user!.id, query, options });
-    const bypass = /\bno-cache\b/i.test(request.headers['cache-control'] ?? '');
+    const bypass = NO_CACHE.test(cacheControl);
     if (!bypass) {
       const hit = await this.cache.get(key);
       if (hit !== undefined) {
