@@ -8,8 +8,9 @@ import { JwtVerifier } from '../auth/jwt-verifier';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
 import { MAX_BATCH_ITEMS } from '../agent/agent.dto';
-import { RouteFlag } from '../common/route-flag';
-import { RateLimiter, trackerOf } from './rate-limiter';
+import { RouteFlag, RouteMemo } from '../common/route-flag';
+import { limitsOf, RateLimiter, trackerOf, type Limits } from './rate-limiter';
+import { routeWindows } from './route-windows';
 
 /**
  * What a request costs: a batch counts as its number of items. One with more items than a batch may
@@ -34,6 +35,8 @@ export const NoRateLimit = (): ClassDecorator & MethodDecorator => SetMetadata(N
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
   private readonly exempt: RouteFlag;
+  /** Each route's windows: the configured ones, as its @Throttle and @SkipThrottle change them. */
+  private readonly routeLimits: RouteMemo<Limits>;
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -44,6 +47,9 @@ export class RateLimitGuard extends ThrottlerGuard {
   ) {
     super(options, storage, reflector);
     this.exempt = new RouteFlag(reflector, NO_RATE_LIMIT);
+    this.routeLimits = new RouteMemo((handler, controller) =>
+      limitsOf(routeWindows(limiter.defaults.windows, [handler, controller])),
+    );
   }
 
   /**
@@ -74,10 +80,9 @@ export class RateLimitGuard extends ThrottlerGuard {
 
   /**
    * Throttler's own canActivate reads six metadata keys per limit on every request (for per-route
-   * @Throttle / @SkipThrottle overrides, which no route here uses, so they are not read): a
-   * measurable share of a cached answer. This reads a route's @NoRateLimit once, finds the caller
-   * once, and counts the request against every configured limit with the RateLimiter that
-   * WebSocket messages go through too.
+   * @Throttle / @SkipThrottle overrides): a measurable share of a cached answer. This reads a route's
+   * @NoRateLimit and overrides once, finds the caller once, and counts the request against the
+   * route's windows with the RateLimiter that WebSocket messages go through too.
    */
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.exempt.isSetOn(context)) return true;
@@ -85,7 +90,14 @@ export class RateLimitGuard extends ThrottlerGuard {
     const request = http.getRequest<AuthenticatedRequest>();
     const reply = http.getResponse<FastifyReply>();
     const tracker = await this.getTracker(request as unknown as Record<string, unknown>);
-    await this.limiter.count((name) => this.generateKey(context, tracker, name), 'http', costOf(request), reply);
+    const limits = this.routeLimits.of(context);
+    await this.limiter.count(
+      (name) => this.generateKey(context, tracker, name),
+      'http',
+      costOf(request),
+      reply,
+      limits,
+    );
     return true;
   }
 }

@@ -13,7 +13,7 @@ import { RateLimiter } from './rate-limiter';
 })
 class RateLimitStoreModule {}
 
-/** Global rate limits (after authentication, so callers are counted by JWT subject). */
+/** Global rate limits, before authentication: by JWT subject (the guard checks the token), else by IP. */
 @Global()
 @Module({
   imports: [

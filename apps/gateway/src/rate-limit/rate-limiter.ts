@@ -13,20 +13,35 @@ export function trackerOf(userId: string | undefined, ip?: string): string {
   return userId ? `user:${userId}` : `ip:${ip}`;
 }
 
+/** The windows a request is counted against, and what follows from them: made once per route. */
+export interface Limits {
+  windows: readonly RateLimitWindow[];
+  /** RateLimit-Policy. */
+  policy: string;
+  /** The window with the smallest limit: a request costing more could never be admitted. */
+  narrowest: RateLimitWindow | undefined;
+}
+
+export function limitsOf(windows: readonly RateLimitWindow[]): Limits {
+  return {
+    windows,
+    policy: rateLimitPolicy(windows),
+    narrowest: windows.reduce<RateLimitWindow | undefined>((a, b) => (a && a.limit <= b.limit ? a : b), undefined),
+  };
+}
+
 /** Counts requests against every configured limit: for the HTTP guard and for WebSocket messages. */
 @Injectable()
 export class RateLimiter {
-  private readonly policy: string;
-  /** The window with the smallest limit: a request costing more could never be admitted. */
-  private readonly narrowest: RateLimitWindow;
+  /** The configured windows, for every route that does not change them. */
+  readonly defaults: Limits;
 
   constructor(
     private readonly store: RateLimitStore,
-    private readonly config: AppConfig,
+    config: AppConfig,
     private readonly metrics: MetricsService,
   ) {
-    this.policy = rateLimitPolicy(config.rateLimit.limits);
-    this.narrowest = config.rateLimit.limits.reduce((a, b) => (b.limit < a.limit ? b : a));
+    this.defaults = limitsOf(config.rateLimit.limits);
   }
 
   /** For traffic that does not pass through the HTTP guard (WebSocket upgrades and messages). */
@@ -40,16 +55,22 @@ export class RateLimiter {
    * one exceeded (the limits after it are not counted). A cost over the smallest limit is bad input,
    * not a reason to wait (Retry-After would never come true): it counts as one and gets a 400.
    */
-  async count(keyOf: (name: string) => string, transport: string, cost: number, headers?: HeaderTarget): Promise<void> {
-    const windows = this.config.rateLimit.limits;
-    const admissible = cost <= this.narrowest.limit;
+  async count(
+    keyOf: (name: string) => string,
+    transport: string,
+    cost: number,
+    headers?: HeaderTarget,
+    { windows, policy, narrowest }: Limits = this.defaults,
+  ): Promise<void> {
+    if (!narrowest) return; // a route exempt from every window
+    const admissible = cost <= narrowest.limit;
     const hits = await this.store.hitWindows(
       windows.map(({ name, ttl_ms, limit }) => ({ key: keyOf(name), ttlMs: ttl_ms, limit })),
       admissible ? cost : 1,
     );
-    if (headers) showRateLimit(headers, this.policy, windows, hits);
+    if (headers) showRateLimit(headers, policy, windows, hits);
     if (!admissible) {
-      const { name, ttl_ms, limit } = this.narrowest;
+      const { name, ttl_ms, limit } = narrowest;
       throw new AppException(
         ErrorCode.VALIDATION_FAILED,
         `a batch of ${cost} items is over the rate limit "${name}" (${limit} per ${ttl_ms} ms) on its own: send at most ${limit} at once`,
