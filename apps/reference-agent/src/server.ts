@@ -208,9 +208,16 @@ export class ReferenceAgentServer {
           return fail(failure(behaviour.fail, 'reference agent failed mid-stream'));
         }
         if (signal.aborted) return;
-        // Respect backpressure: a slow reader pauses generation instead of growing a buffer.
+        // Respect backpressure: a slow reader pauses generation instead of growing a buffer. (Waiting with
+        // the signal removes both listeners whichever comes first: racing two `once` left one per wait.)
         if (!call.write({ id, chunk: token, is_final: false, usage: null, sources: [] })) {
-          await Promise.race([once(call, 'drain'), once(signal, 'abort')]);
+          if (
+            !(await once(call, 'drain', { signal }).then(
+              () => true,
+              () => false,
+            ))
+          )
+            return;
         }
         sent += 1;
         if (!(await pause(gapMs, signal))) return;
