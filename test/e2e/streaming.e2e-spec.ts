@@ -141,7 +141,7 @@ describe('streaming over SSE and WebSocket', () => {
       expect(Date.now() - left).toBeGreaterThanOrEqual(350);
     });
 
-    it('answers 404 for a run that is not yours, 429 past the per-user stream limit', async () => {
+    it('answers 404 for a run that is not yours, 400 for a bad after_seq, 429 past the per-user stream limit', async () => {
       const mine = await readSse(await sseRequest(base, token, { agent_id: 'reference', query: QUESTION }), 1);
       const runId = mine.events[0].json().run_id as string;
       const bob = await gw.tokenFor('bob');
@@ -151,6 +151,12 @@ describe('streaming over SSE and WebSocket', () => {
       expect(
         (await sseRequest(base, bob, { agent_id: 'reference', query: 'q' }, { 'last-event-id': `${runId}:0` })).status,
       ).toBe(404);
+      for (const afterSeq of ['', '1e3', '0x10', '-2', '1.5']) {
+        const resumed = await fetch(`${base}/api/v1/agent/stream/${runId}?after_seq=${afterSeq}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect({ afterSeq, status: resumed.status }).toEqual({ afterSeq, status: 400 });
+      }
 
       const slow = { agent_id: 'reference', query: QUESTION, options: { ref_tokens_per_second: 2 } };
       const open = await Promise.all([1, 2, 3].map(() => sseRequest(base, bob, slow)));

@@ -98,11 +98,11 @@ export class StreamController {
     @Req() request: AuthenticatedRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const after = afterSeq === undefined ? -1 : Number(afterSeq);
-    if (!Number.isInteger(after) || after < -1) {
+    // Digits only: Number() would also take '', ' 5', '1e3' and '0x10'.
+    if (afterSeq !== undefined && !/^(-1|\d{1,9})$/.test(afterSeq)) {
       throw new AppException(ErrorCode.VALIDATION_FAILED, 'after_seq must be an integer of -1 or more');
     }
-    await this.resumeRun(runId, after, request, reply);
+    await this.resumeRun(runId, afterSeq === undefined ? -1 : Number(afterSeq), request, reply);
   }
 
   /** Stops a run: the agent call is cancelled and readers get an `error` event (REQUEST_CANCELLED). */
