@@ -6,6 +6,7 @@ import { createTestGateway, type TestGateway } from '../support/gateway';
 import { eventually, WsClient } from '../support/clients';
 import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
 import { TcpProxy } from '../support/tcp-proxy';
+import { MetricsService } from '../../apps/gateway/src/observability/metrics.service';
 import { RateLimitStore } from '../../apps/gateway/src/rate-limit/rate-limit.store';
 
 const REDIS = new URL(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -44,6 +45,11 @@ describe('the answer cache (in memory)', () => {
   });
 
   const calls = () => agent.server.stats().total;
+  /** Misses of the private agent so far, from the gateway's own metrics. */
+  const misses = async () =>
+    (await gw.app.get(MetricsService).cacheLookups.get()).values
+      .filter(({ labels }) => labels.agent === 'private' && labels.result === 'miss')
+      .reduce((sum, { value }) => sum + value, 0);
 
   it('misses, then hits, with X-Cache saying which; the same answer both times', async () => {
     const before = calls();
@@ -115,14 +121,15 @@ describe('the answer cache (in memory)', () => {
       fetch(`${base}/api/v1/agent/query`, {
         method: 'POST',
         headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ agent_id: 'private', query, options: { ref_latency_ms: 400 } }),
+        body: JSON.stringify({ agent_id: 'private', query, options: { ref_latency_ms: 1000 } }),
         signal,
       });
+    const missesBefore = await misses();
     const leaving = new AbortController();
     const first = post(leaving.signal).catch((error: Error) => error.name);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await eventually(() => agent.server.stats().active === 1, 2000)).toBe(true); // its call is made
     const second = post();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await eventually(async () => (await misses()) === missesBefore + 2, 2000)).toBe(true); // joined
     leaving.abort();
     expect(await first).toBe('AbortError');
     const answered = await second;
@@ -139,6 +146,7 @@ describe('the answer cache (in memory)', () => {
       query: `all left ${randomUUID()}`,
       options: { ref_latency_ms: 5000 },
     });
+    const missesBefore = await misses();
     const callers = [new AbortController(), new AbortController()];
     const asked = callers.map((caller) =>
       fetch(`${base}/api/v1/agent/query`, {
@@ -148,6 +156,8 @@ describe('the answer cache (in memory)', () => {
         signal: caller.signal,
       }).catch(() => undefined),
     );
+    // Both have joined the one call (each counts its miss as it joins), and the agent has it.
+    expect(await eventually(async () => (await misses()) === missesBefore + 2, 2000)).toBe(true);
     expect(await eventually(() => agent.server.stats().active === 1, 2000)).toBe(true);
     const cancelled = agent.server.stats().cancelled;
     callers[0].abort();
