@@ -30,16 +30,18 @@ export class AnswerCacheInterceptor implements NestInterceptor {
     const http = context.switchToHttp();
     const request = http.getRequest<CallerRequest>();
     const reply = http.getResponse<FastifyReply>();
+    // Queries the cache takes no part in, told from the raw body: the handler's pipe validates them.
+    const raw = request.body as { agent_id?: unknown; session_id?: unknown } | undefined;
+    const agent = this.config.agents.find((a) => a.id === raw?.agent_id);
+    if (!agent || agent.cache.ttl_ms === 0 || raw?.session_id !== undefined) return next.handle();
+    const cacheControl = request.headers['cache-control'] ?? '';
+    // The caller asks that its answer not be kept: the cache takes no part.
+    if (NO_STORE.test(cacheControl)) return next.handle();
     // Interceptors run before the validation pipe, and a hit never reaches it: only a request the route
     // would accept may be answered from the cache. Anything else goes on to the pipe, for its 400.
     const input = queryRequestSchema.safeParse(request.body);
     if (!input.success) return next.handle();
-    const { agent_id, query, session_id, options = {} } = input.data;
-    const agent = this.config.agents.find((a) => a.id === agent_id);
-    if (!agent || agent.cache.ttl_ms === 0 || session_id !== undefined) return next.handle();
-    const cacheControl = request.headers['cache-control'] ?? '';
-    // The caller asks that its answer not be kept: the cache takes no part.
-    if (NO_STORE.test(cacheControl)) return next.handle();
+    const { query, options = {} } = input.data;
     const key = this.cache.keyFor({ agent, userId: request.user!.id, query, options });
     const bypass = NO_CACHE.test(cacheControl);
     if (!bypass) {
