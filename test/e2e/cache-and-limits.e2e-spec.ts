@@ -23,6 +23,16 @@ function ask(gw: TestGateway, token: string, body: object, headers: Record<strin
   });
 }
 
+/** A batch of `n` identical questions to the reference agent. */
+function askBatch(gw: TestGateway, token: string, n: number) {
+  return gw.app.inject({
+    method: 'POST',
+    url: '/api/v1/agent/batch',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    payload: JSON.stringify({ requests: Array.from({ length: n }, () => ({ agent_id: 'reference', query: 'hi' })) }),
+  });
+}
+
 describe('the answer cache (in memory)', () => {
   let agent: RunningAgent;
   let gw: TestGateway;
@@ -230,30 +240,14 @@ describe('rate limits', () => {
 
   it('counts a batch as its number of items', async () => {
     const carol = await gw.tokenFor(`carol-${randomUUID()}`);
-    const batch = (n: number) =>
-      gw.app.inject({
-        method: 'POST',
-        url: '/api/v1/agent/batch',
-        headers: { authorization: `Bearer ${carol}`, 'content-type': 'application/json' },
-        payload: JSON.stringify({
-          requests: Array.from({ length: n }, () => ({ agent_id: 'reference', query: 'hi' })),
-        }),
-      });
+    const batch = (n: number) => askBatch(gw, carol, n);
     expect((await batch(4)).statusCode).toBe(200);
     expect((await batch(2)).statusCode).toBe(429);
   });
 
   it('refuses with 400, not 429, a batch no wait would admit, and counts it as one request', async () => {
     const dave = await gw.tokenFor(`dave-${randomUUID()}`);
-    const batch = (n: number) =>
-      gw.app.inject({
-        method: 'POST',
-        url: '/api/v1/agent/batch',
-        headers: { authorization: `Bearer ${dave}`, 'content-type': 'application/json' },
-        payload: JSON.stringify({
-          requests: Array.from({ length: n }, () => ({ agent_id: 'reference', query: 'hi' })),
-        }),
-      });
+    const batch = (n: number) => askBatch(gw, dave, n);
     // Over the 5 of "burst", and over the 32 items a batch may have.
     for (const items of [6, 1_000]) {
       const refused = await batch(items);
