@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { QueryResponse } from '@app/contracts';
 import { AppConfig } from '../config/app-config';
-import { logIfUnexpected, mapError } from '../errors/all-exceptions.filter';
+import { mapError, mapErrorLogged } from '../errors/all-exceptions.filter';
 import { ConversationService, type Turn } from '../session/conversation.service';
 import { AgentClient, type CallContext } from './agent-client';
 import type { BatchItemDto, QueryInput, QueryResponseDto } from './agent.dto';
@@ -55,9 +55,7 @@ export class AgentService {
       try {
         return { response: await this.query(input, context) };
       } catch (error) {
-        const { body } = mapError(error);
-        logIfUnexpected(this.logger, body.code, error, { request_id: context.requestId });
-        return { error: body };
+        return { error: mapErrorLogged(this.logger, error, { request_id: context.requestId }).body };
       }
     });
   }

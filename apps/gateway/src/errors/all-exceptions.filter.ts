@@ -59,9 +59,15 @@ export function logIfUnexpected(logger: Logger, code: ErrorCode, error: unknown,
   }
 }
 
+/** `mapError`, with the cause logged when the fault is ours: for every place an error becomes an answer. */
+export function mapErrorLogged(logger: Logger, error: unknown, where: Record<string, unknown>): MappedError {
+  const mapped = mapError(error);
+  logIfUnexpected(logger, mapped.body.code, error, where);
+  return mapped;
+}
+
 export function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown, logger: Logger): void {
-  const { body, retryAfterSeconds } = mapError(error);
-  logIfUnexpected(logger, body.code, error, { request_id: request.id });
+  const { body, retryAfterSeconds } = mapErrorLogged(logger, error, { request_id: request.id });
   if (retryAfterSeconds !== undefined) void reply.header('retry-after', String(retryAfterSeconds));
   void reply.status(body.status).send({ ...body, request_id: request.id });
 }

@@ -5,7 +5,7 @@ import type { RawData, WebSocket } from 'ws';
 import { MetricsService } from '../observability/metrics.service';
 import { RateLimiter, trackerOf } from '../rate-limit/rate-limiter';
 import { CancelSignal } from '../common/cancel-signal';
-import { describeZodError, logIfUnexpected, mapError } from '../errors/all-exceptions.filter';
+import { describeZodError, mapErrorLogged } from '../errors/all-exceptions.filter';
 import { DrainState } from '../health/drain-state';
 import type { Run, RunCursor } from './run';
 import { OpenStreams } from './open-streams';
@@ -110,8 +110,7 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
           return await this.streams.cancel(message.data.run_id, userId);
       }
     } catch (error) {
-      const { body } = mapError(error);
-      logIfUnexpected(this.logger, body.code, error, { connection_id: id, event: message.event });
+      const { body } = mapErrorLogged(this.logger, error, { connection_id: id, event: message.event });
       send(socket, 'error', {
         ...body,
         run_id: 'data' in message && 'run_id' in message.data ? message.data.run_id : null,

@@ -7,7 +7,7 @@ import { bearerToken } from '../auth/jwt-auth.guard';
 import { JwtVerifier } from '../auth/jwt-verifier';
 import { StreamTickets } from '../auth/stream-ticket';
 import { AppConfig } from '../config/app-config';
-import { logIfUnexpected, mapError } from '../errors/all-exceptions.filter';
+import { mapErrorLogged } from '../errors/all-exceptions.filter';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import { REQUEST_ID_HEADER, requestIdFor } from '../observability/request-id';
@@ -79,10 +79,9 @@ export class AuthenticatedWsAdapter extends WsAdapter {
    * request id (the caller's X-Request-Id if acceptable), Retry-After and the RateLimit headers.
    */
   private refuse(req: UpgradeRequest, refusal: unknown, done: UpgradeVerdict): void {
-    const { body, retryAfterSeconds } = mapError(refusal);
     const requestId = requestIdFor(req);
     // Not the URL: a stream ticket may be in its query.
-    logIfUnexpected(this.upgradeLogger, body.code, refusal, {
+    const { body, retryAfterSeconds } = mapErrorLogged(this.upgradeLogger, refusal, {
       request_id: requestId,
       remote_address: req.socket.remoteAddress,
     });
