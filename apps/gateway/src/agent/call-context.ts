@@ -19,16 +19,18 @@ export function onClientLeft(reply: FastifyReply, listener: () => void): void {
   });
 }
 
+function cancelledWhenClientLeaves(reply: FastifyReply): CancelSignal {
+  const signal = new CancelSignal();
+  onClientLeft(reply, () => signal.cancel());
+  return signal;
+}
+
 /**
  * The caller, the request id, and a signal cancelled if the client goes away before its answer is
  * sent, or, for a call shared by several callers, once all of them have.
  */
 export function callContextOf(request: CallerRequest, reply: FastifyReply): CallContext {
-  let signal = request.sharedCallSignal;
-  if (!signal) {
-    const own = (signal = new CancelSignal());
-    onClientLeft(reply, () => own.cancel());
-  }
+  const signal = request.sharedCallSignal ?? cancelledWhenClientLeaves(reply);
   if (!request.user) throw new Error('agent calls need an authenticated request');
   return {
     userId: request.user.id,
