@@ -11,12 +11,13 @@ export interface RunningAgent {
 /** A real reference agent gRPC server on a free port, in this process. */
 export async function startReferenceAgent(
   behaviour: Partial<{ latencyMs: number; tokensPerSecond: number; failRate: number }> = {},
+  corpusDir = DEFAULT_CORPUS_DIR,
 ): Promise<RunningAgent> {
   const calls: CallLogEntry[] = [];
   const server = new ReferenceAgentServer({
     host: '127.0.0.1',
     port: 0,
-    corpusDir: DEFAULT_CORPUS_DIR,
+    corpusDir,
     behaviour: { latencyMs: 0, tokensPerSecond: 0, failRate: 0, allowOverrides: true, ...behaviour },
     log: (entry) => calls.push(entry),
   });

@@ -1,5 +1,6 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
+import { isStorableText, UNSTORABLE_TEXT_MESSAGE } from '../database/storable-text';
 
 export const MAX_QUERY_CHARS = 8000;
 export const MAX_OPTIONS = 32;
@@ -15,7 +16,13 @@ const optionsSchema = z
 
 export const queryRequestSchema = z.strictObject({
   agent_id: z.string().min(1).max(63),
-  query: z.string().trim().min(1, 'query must not be empty').max(MAX_QUERY_CHARS),
+  query: z
+    .string()
+    .trim()
+    .min(1, 'query must not be empty')
+    .max(MAX_QUERY_CHARS)
+    // Refused for every query, not only those into a session, so that a query never depends on where it goes.
+    .refine(isStorableText, UNSTORABLE_TEXT_MESSAGE),
   session_id: z.uuid().optional(),
   options: optionsSchema.optional(),
 });

@@ -52,6 +52,17 @@ describe('JwtVerifier', () => {
       await expectRejected(verifier, await sign('HS256', secretKey(SECRET), { sub: '' }));
     });
 
+    it('rejects a subject that could not be stored as it is (the owner of sessions)', async () => {
+      for (const sub of ['x'.repeat(257), 'alice\u0000', 'alice\ud800', 'alice\udfff']) {
+        await expectRejected(verifier, await sign('HS256', secretKey(SECRET), { sub }), /subject/);
+      }
+      await expect(verifier.verify(await sign('HS256', secretKey(SECRET), { sub: 'élise 😀' }))).resolves.toMatchObject(
+        {
+          id: 'élise 😀',
+        },
+      );
+    });
+
     it('rejects an RS256 token even when its signature would check out', async () => {
       const { privateKey } = rsaKeyPair();
       await expectRejected(verifier, await sign('RS256', privateKey));

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { AppConfig } from '../config/app-config';
 import { AppException } from '../errors/app.exception';
+import { isStorableText } from '../database/storable-text';
 import { ErrorCode } from '../errors/error-code';
 import type { AuthUser } from './auth-user';
 
@@ -59,7 +60,7 @@ export class JwtVerifier {
         clockTolerance: clockToleranceSeconds,
         requiredClaims: ['exp', 'sub'],
       });
-      if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
+      if (typeof payload.sub !== 'string' || !isUserId(payload.sub)) {
         throw unauthenticated('token subject is missing or invalid');
       }
       return { id: payload.sub, claims: payload };
@@ -73,6 +74,14 @@ export class JwtVerifier {
       throw unauthenticated('invalid token');
     }
   }
+}
+
+/**
+ * The subject owns sessions (`user_id`, up to 256 characters); it must be stored exactly as it is:
+ * the driver would turn an unpaired surrogate into U+FFFD, and two subjects could then share sessions.
+ */
+function isUserId(sub: string): boolean {
+  return sub.length > 0 && sub.length <= 256 && isStorableText(sub);
 }
 
 function unauthenticated(message: string): AppException {

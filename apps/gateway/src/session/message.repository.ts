@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { MoreThan, type Repository } from 'typeorm';
+import { storableJson, storableText } from '../database/storable-text';
 import { MessageEntity, type MessageRole } from './message.entity';
 
 export interface NewMessage {
@@ -15,8 +16,17 @@ export interface NewMessage {
 export class MessageRepository {
   constructor(@InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>) {}
 
-  append(message: NewMessage): Promise<MessageEntity> {
-    return this.messages.save(this.messages.create({ id: randomUUID(), metadata: {}, ...message }));
+  /** Stores an agent's text as it can: U+0000 and unpaired surrogates become U+FFFD, rather than lose the turn. */
+  append({ sessionId, role, content, metadata = {} }: NewMessage): Promise<MessageEntity> {
+    return this.messages.save(
+      this.messages.create({
+        id: randomUUID(),
+        sessionId,
+        role,
+        content: storableText(content),
+        metadata: storableJson(metadata),
+      }),
+    );
   }
 
   /** Oldest first, after the cursor (a message seq), one more than asked to know if a page follows. */

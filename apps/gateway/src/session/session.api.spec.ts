@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startReferenceAgent, type RunningAgent } from '../../../../test/support/reference-agent';
@@ -27,8 +27,17 @@ function postgresServer(): Backend {
   };
 }
 
+/** A corpus whose one passage holds a NUL, as text extracted from a binary document may: the agent answers with it. */
+function corpusWithNul(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-corpus-'));
+  writeFileSync(join(dir, 'zebras.md'), '# Zebras\n\nZebra stripes\u0000 are black and white.\n');
+  return dir;
+}
+
 describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => {
   let agent: RunningAgent;
+  let nulAgent: RunningAgent;
+  let nulCorpus: string;
   let env: Record<string, string>;
   let gw: TestGateway;
   let alice: string;
@@ -37,10 +46,13 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
   const agents = () => [
     { id: 'reference', targets: [agent.target] },
     { id: 'other', targets: [agent.target] },
+    { id: 'nul', targets: [nulAgent.target] },
   ];
 
   beforeAll(async () => {
     agent = await startReferenceAgent();
+    nulCorpus = corpusWithNul();
+    nulAgent = await startReferenceAgent({}, nulCorpus);
     env = await backend.env();
     gw = await createTestGateway(agents(), env);
     alice = await gw.tokenFor('alice');
@@ -50,6 +62,8 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
   afterAll(async () => {
     await gw?.close();
     await agent?.stop();
+    await nulAgent?.stop();
+    rmSync(nulCorpus, { recursive: true, force: true });
     backend.cleanup();
   });
 
@@ -160,6 +174,42 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     // A failed turn with no content is not sent to the agent as history.
     await ask(id, 'how do tokens work?');
     expect(agent.calls.at(-1)).toMatchObject({ history_messages: 1 });
+  });
+
+  it('refuses with 400 a question or a context holding text the database cannot store, and stores nothing', async () => {
+    const { id } = await newSession();
+    for (const query of ['zebra\u0000', 'half a pair: \ud800']) {
+      const res = await ask(id, query);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: 'query: must not contain NUL (U+0000) or unpaired surrogate characters',
+      });
+    }
+    for (const context of [{ note: 'a\u0000b' }, { 'k\u0000': 1 }, { deep: [{ x: '\udc00' }] }]) {
+      const res = await call('POST', '/api/v1/session', alice, { agent_id: 'reference', context });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringMatching(/^context: .*NUL/),
+      });
+    }
+    expect(await allMessages(id)).toEqual([]);
+  });
+
+  it("stores an agent's answer holding a NUL with U+FFFD in its place, instead of losing the turn", async () => {
+    const { id } = await newSession(alice, { agent_id: 'nul' });
+    const res = await call('POST', '/api/v1/agent/query', alice, { agent_id: 'nul', session_id: id, query: 'zebra' });
+    expect(res.statusCode).toBe(200);
+    // The caller gets the answer as the agent gave it; the history keeps what Postgres can hold.
+    expect(res.json<{ answer: string }>().answer).toBe('Zebra stripes\u0000 are black and white.');
+    const [question, answer] = await allMessages(id);
+    expect(question).toMatchObject({ role: 'user', content: 'zebra' });
+    expect(answer).toMatchObject({
+      role: 'assistant',
+      content: 'Zebra stripes\ufffd are black and white.',
+      metadata: { sources: [expect.objectContaining({ content: 'Zebra stripes\ufffd are black and white.' })] },
+    });
   });
 
   it('closes a session: it stays readable, and further queries get 409', async () => {

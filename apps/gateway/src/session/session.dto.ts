@@ -1,5 +1,6 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
+import { isStorableJson, UNSTORABLE_TEXT_MESSAGE } from '../database/storable-text';
 
 export const MAX_CONTEXT_BYTES = 16 * 1024;
 export const MAX_PAGE_SIZE = 200;
@@ -9,7 +10,8 @@ const contextSchema = z
   .record(z.string().max(128), z.json())
   .refine((context) => Buffer.byteLength(JSON.stringify(context)) <= MAX_CONTEXT_BYTES, {
     message: `context must be at most ${MAX_CONTEXT_BYTES} bytes of JSON`,
-  });
+  })
+  .refine(isStorableJson, UNSTORABLE_TEXT_MESSAGE);
 
 export const createSessionSchema = z.strictObject({
   agent_id: z.string().min(1).max(63),
