@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
@@ -16,16 +17,25 @@ import { useFastAsyncResourceBind } from './common/async-resource-bind';
 // Fastify's parser does not say which: valid JSON with such a key is refused as well, for safety.
 const MALFORMED_JSON_MESSAGE = 'request body is not valid JSON, or has a __proto__ or constructor.prototype key';
 
+// JSON is UTF-8 (RFC 8259 §8.1); a charset parameter may say so, and may say nothing else.
+const OTHER_CHARSET = /;\s*charset\s*=\s*"?(?!utf-?8\b)[^";\s]/i;
+
 /** Fastify's own JSON parser (with prototype-poisoning protection), failing with MALFORMED_JSON. */
 function useJsonErrorsWithOurCodes(fastify: FastifyInstance): void {
   const parse = fastify.getDefaultJsonParser('error', 'error');
   // JSON is the only body this API takes: anything else is 415, not a confusing 400.
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  // As bytes: decoded as text, bytes that are not UTF-8 would become U+FFFD, changing what the client sent.
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer;
     // No body at all (a DELETE from a client that always sends the header) is no body, not bad JSON;
     // routes that need one say so when they validate it.
-    if (body === '') return done(null, undefined);
-    void parse(request, body as string, (error, value) => {
+    if (bytes.length === 0) return done(null, undefined);
+    if (OTHER_CHARSET.test(request.headers['content-type'] ?? '')) {
+      return done(new AppException(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'JSON bodies must be UTF-8'), undefined);
+    }
+    if (!isUtf8(bytes)) return done(new AppException(ErrorCode.MALFORMED_JSON, 'request body is not UTF-8'), undefined);
+    void parse(request, bytes.toString('utf8'), (error, value) => {
       if (error) done(new AppException(ErrorCode.MALFORMED_JSON, MALFORMED_JSON_MESSAGE), undefined);
       else done(null, value);
     });

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { startReferenceAgent, type RunningAgent } from '../../../../test/support/reference-agent';
 import { createTestGateway, type TestGateway } from '../../../../test/support/gateway';
 import { rsaKeyPair, sign } from '../../../../test/support/tokens';
@@ -30,7 +31,10 @@ describe('AgentController through the real pipeline', () => {
       method: 'POST',
       url,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
-      payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+      payload:
+        typeof payload === 'string' || payload instanceof Uint8Array || payload instanceof Readable
+          ? payload
+          : JSON.stringify(payload),
     });
 
   describe('POST /api/v1/agent/query', () => {
@@ -112,6 +116,40 @@ describe('AgentController through the real pipeline', () => {
       const res = await post('/api/v1/agent/query', body);
       expect(res.statusCode).toBe(400);
       expect(res.json()).toMatchObject({ code: 'MALFORMED_JSON', message: expect.stringContaining('__proto__') });
+    });
+
+    describe('a body that is not UTF-8', () => {
+      // "café" in Latin-1: the é is one byte, 0xE9, which UTF-8 does not allow there.
+      const latin1 = () => Buffer.from('{"agent_id": "reference", "query": "café"}', 'latin1');
+
+      it('is refused with 400 MALFORMED_JSON, with a Content-Length or without one', async () => {
+        for (const payload of [latin1(), Readable.from([latin1()])]) {
+          const res = await post('/api/v1/agent/query', payload);
+          expect(res.statusCode).toBe(400);
+          expect(res.json()).toMatchObject({ code: 'MALFORMED_JSON', message: 'request body is not UTF-8' });
+        }
+      });
+
+      it('is refused with 415 when its charset says so, even if its bytes happen to be valid', async () => {
+        for (const charset of ['iso-8859-1', 'utf-16', '"latin1"']) {
+          const body = '{"agent_id": "reference", "query": "hi"}';
+          const res = await post('/api/v1/agent/query', body, {
+            'content-type': `application/json; charset=${charset}`,
+          });
+          expect(res.statusCode).toBe(415);
+          expect(res.json()).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'JSON bodies must be UTF-8' });
+        }
+      });
+
+      it('is not confused with UTF-8, named in any usual way', async () => {
+        for (const charset of ['utf-8', 'UTF-8', 'utf8', '"utf-8"']) {
+          const body = Buffer.from('{"agent_id": "reference", "query": "café?"}');
+          const res = await post('/api/v1/agent/query', body, {
+            'content-type': `application/json;charset=${charset}`,
+          });
+          expect(res.statusCode).toBe(200);
+        }
+      });
     });
 
     it('returns 400 VALIDATION_FAILED for an empty body', async () => {
