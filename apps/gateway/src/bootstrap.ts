@@ -42,6 +42,37 @@ function useJsonErrorsWithOurCodes(fastify: FastifyInstance): void {
   });
 }
 
+/**
+ * CORS for browser apps served from another origin (@fastify/cors, through Nest): preflights are answered
+ * before auth and rate limits, and scripts may read the headers clients act on. Credentials stay off: the
+ * API takes bearer tokens, never cookies. With no origin allowed (production's default) nothing is added.
+ */
+function useCors(app: NestFastifyApplication, allowedOrigins: '*' | string[]): void {
+  if (allowedOrigins !== '*' && allowedOrigins.length === 0) return;
+  app.enableCors({
+    origin: allowedOrigins,
+    methods: ['GET', 'POST', 'DELETE'],
+    allowedHeaders: [
+      'authorization',
+      'content-type',
+      'cache-control',
+      'last-event-id',
+      REQUEST_ID_HEADER,
+      'traceparent',
+    ],
+    exposedHeaders: [
+      REQUEST_ID_HEADER,
+      'x-cache',
+      'retry-after',
+      'ratelimit-limit',
+      'ratelimit-remaining',
+      'ratelimit-reset',
+      'ratelimit-policy',
+    ],
+    maxAge: 600,
+  });
+}
+
 /** Builds the gateway (not yet listening): the same pipeline for main.ts and the tests. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   useFastAsyncResourceBind();
@@ -64,6 +95,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     done();
   });
   useJsonErrorsWithOurCodes(fastify);
+  useCors(app, config.http.allowedOrigins);
   const metrics = app.get(MetricsService);
   fastify.addHook('onResponse', (request, reply, done) => {
     // The route template, not the URL: ids in paths must not explode the label space.

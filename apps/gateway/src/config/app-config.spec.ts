@@ -102,6 +102,16 @@ describe('AppConfig.fromEnv', () => {
   it('refuses two key sources at once', () => {
     expect(problemsOf({ JWT_SECRET: 'x'.repeat(40), JWKS_URL: 'https://idp.test/jwks' })).toMatch(/only one/);
   });
+
+  it('allows browsers from any origin in development, from none in production, unless ALLOWED_ORIGINS names them', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) } as const;
+    expect(AppConfig.fromEnv({}).http.allowedOrigins).toBe('*');
+    expect(AppConfig.fromEnv(production).http.allowedOrigins).toEqual([]);
+    expect(
+      AppConfig.fromEnv({ ...production, ALLOWED_ORIGINS: ' https://a.example, https://b.example' }).http,
+    ).toMatchObject({ allowedOrigins: ['https://a.example', 'https://b.example'] });
+    expect(AppConfig.fromEnv({ ...production, ALLOWED_ORIGINS: 'https://a.example,*' }).http.allowedOrigins).toBe('*');
+  });
 });
 
 describe('.env.example', () => {

@@ -20,6 +20,8 @@ export interface HttpConfig {
   host: string;
   port: number;
   bodyLimitBytes: number;
+  /** Browser origins allowed to call the API and open WebSockets: '*' for any (development's default). */
+  allowedOrigins: '*' | string[];
 }
 
 export interface DatabaseConfig {
@@ -54,8 +56,6 @@ export interface StreamConfig {
   maxRunBytes: number;
   ticketSecret?: string;
   ticketTtlSeconds: number;
-  /** Browser origins allowed to open WebSockets; undefined: any in development, none in production. */
-  allowedOrigins?: string[];
 }
 
 export interface RateLimitConfig {
@@ -115,7 +115,12 @@ export class AppConfig {
   private constructor(env: Env) {
     this.nodeEnv = env.NODE_ENV;
     this.logLevel = env.LOG_LEVEL;
-    this.http = { host: env.HOST, port: env.PORT, bodyLimitBytes: env.MAX_BODY_BYTES };
+    this.http = {
+      host: env.HOST,
+      port: env.PORT,
+      bodyLimitBytes: env.MAX_BODY_BYTES,
+      allowedOrigins: allowedOrigins(env),
+    };
     this.auth = authConfig(env);
     this.agents = env.AGENTS;
     this.limits = { batchConcurrency: env.BATCH_CONCURRENCY };
@@ -153,9 +158,6 @@ export class AppConfig {
       maxRunBytes: env.MAX_RUN_BYTES,
       ticketSecret: env.STREAM_TICKET_SECRET,
       ticketTtlSeconds: env.STREAM_TICKET_TTL_SECONDS,
-      allowedOrigins: env.ALLOWED_ORIGINS?.split(',')
-        .map((o) => o.trim())
-        .filter(Boolean),
     };
   }
 
@@ -228,4 +230,13 @@ function secretProblems(name: string, secret: string): string[] {
     return [`${name}: must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters in production`];
   }
   return [];
+}
+
+/** Unset: any origin in development, none in production, where browsers must be named. */
+function allowedOrigins(env: Env): '*' | string[] {
+  if (env.ALLOWED_ORIGINS === undefined) return env.NODE_ENV === 'production' ? [] : '*';
+  const origins = env.ALLOWED_ORIGINS.split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  return origins.includes('*') ? '*' : origins;
 }

@@ -120,8 +120,7 @@ export class AuthenticatedWsAdapter extends WsAdapter {
   /** Non-browser clients send no Origin. Browsers must come from ALLOWED_ORIGINS (any, in development, if unset). */
   private originAllowed(origin: string | undefined): boolean {
     if (!origin) return true;
-    const allowed = this.config.stream.allowedOrigins;
-    if (!allowed) return !this.config.isProduction;
-    return allowed.includes('*') || allowed.includes(origin);
+    const allowed = this.config.http.allowedOrigins;
+    return allowed === '*' || allowed.includes(origin);
   }
 }
