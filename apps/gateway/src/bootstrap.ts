@@ -92,6 +92,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
+    // Answers belong to their caller and probes to their moment: no cache, a browser's own included,
+    // keeps one (RFC 9111 §5.2.2.5; shared caches must not store authorized responses anyway).
+    void reply.header('cache-control', 'no-store');
     done();
   });
   useJsonErrorsWithOurCodes(fastify);

@@ -51,6 +51,17 @@ describe('AgentController through the real pipeline', () => {
       expect(body.usage.total_tokens).toBeGreaterThan(0);
     });
 
+    it("tells every cache, a browser's own included, to keep no answer, error or probe", async () => {
+      const responses = [
+        await post('/api/v1/agent/query', { agent_id: 'reference', query: 'what is a deadline?' }),
+        await post('/api/v1/agent/query', { agent_id: 'reference', query: 'hi' }, { authorization: '' }),
+        await gw.app.inject({ method: 'GET', url: '/api/v1/agents', headers: { authorization: `Bearer ${token}` } }),
+        await gw.app.inject({ method: 'GET', url: '/health/live' }),
+      ];
+      expect(responses.map((res) => res.statusCode)).toEqual([200, 401, 200, 200]);
+      for (const res of responses) expect(res.headers['cache-control']).toMatch(/\bno-store\b/);
+    });
+
     it('returns 401 without a token', async () => {
       const res = await post('/api/v1/agent/query', { agent_id: 'reference', query: 'hi' }, { authorization: '' });
       expect(res.statusCode).toBe(401);

@@ -70,7 +70,7 @@ export class HealthController {
       return await this.health.check(checks);
     } catch (error) {
       if (!(error instanceof ServiceUnavailableException)) throw error;
-      void reply.status(503).header('cache-control', 'no-store');
+      void reply.status(503);
       return error.getResponse() as HealthCheckResult;
     }
   }
