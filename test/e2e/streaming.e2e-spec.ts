@@ -240,7 +240,13 @@ describe('streaming over SSE and WebSocket', () => {
       ws.send('query', { agent_id: 'reference' });
       ws.socket.send('[1, 2]');
       await eventually(() => ws.messages.filter((m) => m.event === 'error').length === 4);
-      expect(ws.messages.map((m) => m.data.code)).toEqual(Array(4).fill('VALIDATION_FAILED'));
+      expect(ws.messages.map((m) => m.data.code)).toEqual([
+        'MALFORMED_JSON',
+        'VALIDATION_FAILED',
+        'VALIDATION_FAILED',
+        'VALIDATION_FAILED',
+      ]);
+      expect(ws.messages[0].data.message).toBe('frame is not valid JSON');
       expect(ws.messages.map((m) => m.data.message).slice(2)).toEqual([
         'data.query: Invalid input: expected string, received undefined',
         'Invalid input: expected object, received array',

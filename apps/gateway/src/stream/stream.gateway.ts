@@ -6,6 +6,7 @@ import { MetricsService } from '../observability/metrics.service';
 import { RateLimiter, trackerOf } from '../rate-limit/rate-limiter';
 import { CancelSignal } from '../common/cancel-signal';
 import { describeZodError, mapErrorLogged } from '../errors/all-exceptions.filter';
+import { ErrorCode } from '../errors/error-code';
 import { DrainState } from '../health/drain-state';
 import type { Run, RunCursor } from './run';
 import { OpenStreams } from './open-streams';
@@ -90,7 +91,10 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
       if (!parsed.success) throw new Error(describeZodError(parsed.error));
       message = parsed.data;
     } catch (error) {
-      return send(socket, 'error', { code: 'VALIDATION_FAILED', status: 400, message: (error as Error).message });
+      // The codes of an HTTP request's body: text that is not JSON is MALFORMED_JSON there too.
+      const code = error instanceof SyntaxError ? ErrorCode.MALFORMED_JSON : ErrorCode.VALIDATION_FAILED;
+      const text = error instanceof SyntaxError ? 'frame is not valid JSON' : (error as Error).message;
+      return send(socket, 'error', { code, status: 400, message: text });
     }
     try {
       // Every message asks for work, like an HTTP request: each counts against the limits.
