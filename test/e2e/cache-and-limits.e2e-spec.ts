@@ -276,6 +276,28 @@ describe('rate limits', () => {
       expect((await gw.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
   });
 
+  it("counts a stream opened with a ticket against the ticket's user, not an IP all browsers behind a proxy share", async () => {
+    const openWithTicket = async (user: string, streams: number) => {
+      const token = await gw.tokenFor(user);
+      const issued = await gw.app.inject({
+        method: 'POST',
+        url: '/api/v1/agent/stream/ticket',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const { ticket } = issued.json<{ ticket: string }>();
+      const statuses = [];
+      for (let i = 0; i < streams; i++) {
+        const url = `/api/v1/agent/stream?agent_id=reference&query=hi&ticket=${ticket}`;
+        // One address for everyone, as behind a load balancer.
+        statuses.push((await gw.app.inject({ method: 'GET', url, remoteAddress: '10.1.1.1' })).statusCode);
+      }
+      return statuses;
+    };
+    // "burst" admits 5 per user on the route; by IP, the second user would get none.
+    expect(await openWithTicket(`erin-${randomUUID()}`, 6)).toEqual([200, 200, 200, 200, 200, 429]);
+    expect(await openWithTicket(`frank-${randomUUID()}`, 5)).toEqual([200, 200, 200, 200, 200]);
+  });
+
   it('limits WebSocket messages too: queries, resumes and cancels each count', async () => {
     const base = await gw.listen();
     const dave = await gw.tokenFor(`dave-${randomUUID()}`);

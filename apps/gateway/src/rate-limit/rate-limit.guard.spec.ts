@@ -2,7 +2,9 @@ import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { SkipThrottle, Throttle } from '@nestjs/throttler';
 import { AppConfig } from '../config/app-config';
+import { CallerIdentity } from '../auth/caller-identity';
 import { JwtVerifier } from '../auth/jwt-verifier';
+import { StreamTickets } from '../auth/stream-ticket';
 import { AppException } from '../errors/app.exception';
 import { MetricsService } from '../observability/metrics.service';
 import { RedisService } from '../redis/redis.service';
@@ -45,7 +47,7 @@ describe('RateLimitGuard, per route', () => {
     { throttlers: [] },
     store,
     new Reflector(),
-    new JwtVerifier(config),
+    new CallerIdentity(new Reflector(), new JwtVerifier(config), new StreamTickets(config)),
     new RateLimiter(store, config, new MetricsService()),
   );
   afterAll(() => store.onModuleDestroy());

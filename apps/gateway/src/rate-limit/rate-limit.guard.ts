@@ -3,8 +3,7 @@ import { Injectable, SetMetadata, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ThrottlerGuard, ThrottlerStorage, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import { InjectThrottlerOptions, InjectThrottlerStorage } from '@nestjs/throttler';
-import { bearerToken } from '../auth/jwt-auth.guard';
-import { JwtVerifier } from '../auth/jwt-verifier';
+import { CallerIdentity } from '../auth/caller-identity';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
 import { MAX_BATCH_ITEMS } from '../agent/agent.dto';
@@ -42,7 +41,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
-    private readonly verifier: JwtVerifier,
+    private readonly identity: CallerIdentity,
     private readonly limiter: RateLimiter,
   ) {
     super(options, storage, reflector);
@@ -50,22 +49,6 @@ export class RateLimitGuard extends ThrottlerGuard {
     this.routeLimits = new RouteMemo((handler, controller) =>
       limitsOf(routeWindows(limiter.defaults.windows, [handler, controller])),
     );
-  }
-
-  /**
-   * Runs before authentication, so that bad and missing tokens are limited too (by IP). A valid
-   * token is verified here once and left on the request for the auth guard.
-   */
-  protected override async getTracker(request: Record<string, unknown>): Promise<string> {
-    const req = request as unknown as AuthenticatedRequest;
-    if (!req.user && req.headers.authorization) {
-      req.user = await this.verifier.verify(bearerToken(req.headers.authorization)).catch((refusal: unknown) => {
-        // The auth guard answers with it, without checking the token again.
-        if (refusal instanceof Error) req.tokenRefusal = refusal;
-        return undefined;
-      });
-    }
-    return trackerOf(req.user?.id, req.ip);
   }
 
   /**
@@ -89,7 +72,9 @@ export class RateLimitGuard extends ThrottlerGuard {
     const http = context.switchToHttp();
     const request = http.getRequest<AuthenticatedRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const tracker = await this.getTracker(request as unknown as Record<string, unknown>);
+    // Before authentication, so that bad and missing tokens are limited too (by IP).
+    await this.identity.identify(context, request);
+    const tracker = trackerOf(request.user?.id, request.ip);
     const limits = this.routeLimits.of(context);
     await this.limiter.count(
       (name) => this.generateKey(context, tracker, name),

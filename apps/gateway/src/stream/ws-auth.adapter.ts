@@ -3,7 +3,7 @@ import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { WebSocketServer } from 'ws';
 import type { AuthUser } from '../auth/auth-user';
-import { bearerToken } from '../auth/jwt-auth.guard';
+import { bearerToken } from '../auth/caller-identity';
 import { JwtVerifier } from '../auth/jwt-verifier';
 import { StreamTickets } from '../auth/stream-ticket';
 import { AppConfig } from '../config/app-config';

@@ -1,0 +1,52 @@
+import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { RouteFlag } from '../common/route-flag';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code';
+import type { AuthenticatedRequest, AuthUser } from './auth-user';
+import { JwtVerifier } from './jwt-verifier';
+import { ACCEPTS_STREAM_TICKET, StreamTickets } from './stream-ticket';
+
+/**
+ * Who is calling, found once per request for both global guards: the rate limiter, which runs first
+ * and counts the caller (a stream ticket's user too: by IP, every EventSource behind one proxy would
+ * share a single allowance), and the auth guard, which answers with the verdict.
+ */
+@Injectable()
+export class CallerIdentity {
+  /** Only routes marked @AcceptsStreamTicket() take `?ticket=`; every other route needs the header. */
+  private readonly acceptsTicket: RouteFlag;
+
+  constructor(
+    reflector: Reflector,
+    private readonly verifier: JwtVerifier,
+    private readonly tickets: StreamTickets,
+  ) {
+    this.acceptsTicket = new RouteFlag(reflector, ACCEPTS_STREAM_TICKET);
+  }
+
+  /** Sets `request.user`, or `request.tokenRefusal` (the 401 to answer with); never throws. */
+  async identify(context: ExecutionContext, request: AuthenticatedRequest): Promise<void> {
+    if (request.user || request.tokenRefusal) return;
+    try {
+      request.user = await this.verify(context, request);
+    } catch (refusal) {
+      request.tokenRefusal = refusal as Error;
+    }
+  }
+
+  private async verify(context: ExecutionContext, request: AuthenticatedRequest): Promise<AuthUser> {
+    const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket;
+    if (!request.headers.authorization && typeof ticket === 'string' && this.acceptsTicket.isSetOn(context)) {
+      const userId = await this.tickets.verify(ticket);
+      return { id: userId, claims: { sub: userId, via: 'stream-ticket' } };
+    }
+    return this.verifier.verify(bearerToken(request.headers.authorization));
+  }
+}
+
+export function bearerToken(header: string | undefined): string {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  if (!match) throw new AppException(ErrorCode.UNAUTHENTICATED, 'missing bearer token');
+  return match[1];
+}
