@@ -80,7 +80,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     bodyLimit: config.http.bodyLimitBytes,
     genReqId: requestIdFor,
     requestIdHeader: false,
-    trustProxy: false,
+    trustProxy: config.http.trustProxy ?? false,
     return503OnClosing: true,
   });
   const logger = createLogger(config.logLevel);

@@ -1,4 +1,5 @@
 import { envSchema, DEV_JWT_SECRET, type AgentDefinition, type Env } from './env.schema';
+import type { TrustProxy } from './trusted-proxies';
 
 export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'ES256' | 'ES384';
 
@@ -22,6 +23,8 @@ export interface HttpConfig {
   bodyLimitBytes: number;
   /** Browser origins allowed to call the API and open WebSockets: '*' for any (development's default). */
   allowedOrigins: '*' | string[];
+  /** Proxies believed about the client's address (X-Forwarded-For); none when undefined. */
+  trustProxy?: TrustProxy;
 }
 
 export interface DatabaseConfig {
@@ -120,6 +123,7 @@ export class AppConfig {
       port: env.PORT,
       bodyLimitBytes: env.MAX_BODY_BYTES,
       allowedOrigins: allowedOrigins(env),
+      trustProxy: env.TRUST_PROXY,
     };
     this.auth = authConfig(env);
     this.agents = env.AGENTS;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { trustProxySchema } from './trusted-proxies';
 import { jsonText } from '../common/json-text';
 
 /** The development signing secret: accepted only outside production, where it is refused at start-up. */
@@ -117,6 +118,7 @@ export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535, 3000),
+  TRUST_PROXY: trustProxySchema,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   JWT_SECRET: optionalText,

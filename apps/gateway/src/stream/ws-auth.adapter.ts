@@ -4,6 +4,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { WebSocketServer } from 'ws';
 import type { AuthUser } from '../auth/auth-user';
 import { bearerToken } from '../auth/caller-identity';
+import { clientAddress } from '../config/trusted-proxies';
 import { JwtVerifier } from '../auth/jwt-verifier';
 import { StreamTickets } from '../auth/stream-ticket';
 import { AppConfig } from '../config/app-config';
@@ -83,7 +84,7 @@ export class AuthenticatedWsAdapter extends WsAdapter {
     // Not the URL: a stream ticket may be in its query.
     const { body, retryAfterSeconds } = mapErrorLogged(this.upgradeLogger, refusal, {
       request_id: requestId,
-      remote_address: req.socket.remoteAddress,
+      remote_address: clientAddress(req, this.config.http.trustProxy),
     });
     const headers: Record<string, string> = {
       ...(Object.fromEntries(req.rateLimitHeaders ?? []) as Record<string, string>),
@@ -101,7 +102,7 @@ export class AuthenticatedWsAdapter extends WsAdapter {
       (user) => ({ user }),
       (refusal: unknown) => ({ user: undefined, refusal }),
     );
-    const tracker = trackerOf(verdict.user?.id, req.socket.remoteAddress);
+    const tracker = trackerOf(verdict.user?.id, clientAddress(req, this.config.http.trustProxy));
     const headers = (req.rateLimitHeaders = new Map<string, string | number>());
     await this.limiter.consume(tracker, 'ws-upgrade', 1, { header: (name, value) => headers.set(name, value) });
     if (!verdict.user) throw verdict.refusal;
