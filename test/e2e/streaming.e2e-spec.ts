@@ -318,3 +318,43 @@ describe('streaming when the agent process dies', () => {
     expect(sawDone).toBe(true);
   }, 30_000);
 });
+
+describe('an EventSource reconnecting after its ticket expired', () => {
+  let agent: RunningAgent;
+  let gw: TestGateway;
+
+  afterAll(async () => {
+    await gw?.close();
+    await agent?.stop();
+  });
+
+  it('resumes its run with the same URL and Last-Event-ID, but cannot open a new one with it', async () => {
+    agent = await startReferenceAgent({ tokensPerSecond: 200 });
+    gw = await createTestGateway([{ id: 'reference', targets: [agent.target] }], {
+      STREAM_TICKET_TTL_SECONDS: '5',
+      STREAM_RESUME_WINDOW_MS: '20000',
+    });
+    const base = await gw.listen();
+    const issued = await fetch(`${base}/api/v1/agent/stream/ticket`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await gw.tokenFor('alice')}` },
+    });
+    const { ticket } = (await issued.json()) as { ticket: string };
+    // The URL an EventSource keeps, and reconnects to by itself.
+    const url = `${base}/api/v1/agent/stream?agent_id=reference&query=${encodeURIComponent(QUESTION)}&ticket=${ticket}`;
+    const first = await readSse(await fetch(url), 2);
+    const lastEventId = first.events[1].id!;
+
+    await sleep(6_000); // past the ticket's 5 s: the run is finished, and readable for the resume window
+    const rest = await fetch(url, { headers: { 'last-event-id': lastEventId } });
+    expect(rest.status).toBe(200);
+    const { events } = await readSse(rest);
+    expect(events[0].id).toBe(`${lastEventId.split(':')[0]}:2`);
+    expect(events.at(-1)!.event).toBe('done');
+
+    const runId = lastEventId.split(':')[0];
+    expect((await fetch(`${base}/api/v1/agent/stream/${runId}?after_seq=1&ticket=${ticket}`)).status).toBe(200);
+    expect((await fetch(url)).status).toBe(401);
+    expect((await fetch(url, { headers: { 'last-event-id': '' } })).status).toBe(401);
+  }, 30_000);
+});

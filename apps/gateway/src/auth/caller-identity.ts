@@ -1,11 +1,11 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { RouteFlag } from '../common/route-flag';
+import { RouteMemo } from '../common/route-flag';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import type { AuthenticatedRequest, AuthUser } from './auth-user';
 import { JwtVerifier } from './jwt-verifier';
-import { ACCEPTS_STREAM_TICKET, StreamTickets } from './stream-ticket';
+import { ACCEPTS_STREAM_TICKET, StreamTickets, type TicketUse } from './stream-ticket';
 
 /**
  * Who is calling, found once per request for both global guards: the rate limiter, which runs first
@@ -15,14 +15,16 @@ import { ACCEPTS_STREAM_TICKET, StreamTickets } from './stream-ticket';
 @Injectable()
 export class CallerIdentity {
   /** Only routes marked @AcceptsStreamTicket() take `?ticket=`; every other route needs the header. */
-  private readonly acceptsTicket: RouteFlag;
+  private readonly ticketUse: RouteMemo<TicketUse | 'open-or-resume' | undefined>;
 
   constructor(
     reflector: Reflector,
     private readonly verifier: JwtVerifier,
     private readonly tickets: StreamTickets,
   ) {
-    this.acceptsTicket = new RouteFlag(reflector, ACCEPTS_STREAM_TICKET);
+    this.ticketUse = new RouteMemo((handler, controller) =>
+      reflector.getAllAndOverride<TicketUse | 'open-or-resume'>(ACCEPTS_STREAM_TICKET, [handler, controller]),
+    );
   }
 
   /** Sets `request.user`, or `request.tokenRefusal` (the 401 to answer with); never throws. */
@@ -37,8 +39,12 @@ export class CallerIdentity {
 
   private async verify(context: ExecutionContext, request: AuthenticatedRequest): Promise<AuthUser> {
     const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket;
-    if (!request.headers.authorization && typeof ticket === 'string' && this.acceptsTicket.isSetOn(context)) {
-      const userId = await this.tickets.verify(ticket);
+    const accepted =
+      typeof ticket === 'string' && !request.headers.authorization ? this.ticketUse.of(context) : undefined;
+    if (accepted) {
+      // A Last-Event-ID resumes the run it names, and never opens one (the stream controller's rule).
+      const use = accepted === 'open-or-resume' ? (request.headers['last-event-id'] ? 'resume' : 'open') : accepted;
+      const userId = await this.tickets.verify(ticket as string, use);
       return { id: userId, claims: { sub: userId, via: 'stream-ticket' } };
     }
     return this.verifier.verify(bearerToken(request.headers.authorization));

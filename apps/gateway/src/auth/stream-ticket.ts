@@ -9,8 +9,15 @@ import { ErrorCode } from '../errors/error-code';
 const AUDIENCE = 'agent-gateway:stream-ticket';
 export const ACCEPTS_STREAM_TICKET = 'auth:acceptsStreamTicket';
 
+/**
+ * Whether a request with a ticket resumes a run (the resume route, or a reconnecting EventSource's
+ * Last-Event-ID) rather than opening one: a resume still takes the ticket once it has expired.
+ */
+export type TicketUse = 'open' | 'resume';
+
 /** Lets a route be opened with `?ticket=` instead of an Authorization header (browser EventSource). */
-export const AcceptsStreamTicket = (): MethodDecorator => SetMetadata(ACCEPTS_STREAM_TICKET, true);
+export const AcceptsStreamTicket = (use: TicketUse | 'open-or-resume'): MethodDecorator =>
+  SetMetadata(ACCEPTS_STREAM_TICKET, use);
 
 /**
  * Short-lived stream tickets: EventSource cannot send headers, and a long-lived token in a URL
@@ -45,9 +52,20 @@ export class StreamTickets {
     return { ticket, expires_in: ttl };
   }
 
-  async verify(ticket: string): Promise<string> {
+  /**
+   * The ticket's user. A resume takes a ticket expired for as long as a run it opened can still be
+   * read (a run lasts STREAM_MAX_DURATION_MS at most, then stays readable STREAM_RESUME_WINDOW_MS):
+   * EventSource reconnects by itself with the URL it was given, and cannot be given another.
+   */
+  async verify(ticket: string, use: TicketUse = 'open'): Promise<string> {
+    const { maxDurationMs, resumeWindowMs } = this.config.stream;
+    const clockTolerance = use === 'resume' ? Math.ceil((maxDurationMs + resumeWindowMs) / 1000) : 0;
     try {
-      const { payload } = await jwtVerify(ticket, this.key, { algorithms: ['HS256'], audience: AUDIENCE });
+      const { payload } = await jwtVerify(ticket, this.key, {
+        algorithms: ['HS256'],
+        audience: AUDIENCE,
+        clockTolerance,
+      });
       if (!payload.sub) throw new Error('no subject');
       return payload.sub;
     } catch {

@@ -62,7 +62,7 @@ export class StreamController {
 
   /** SSE for EventSource: the query in the URL; with Last-Event-ID, the rest of that run instead. */
   @Get()
-  @AcceptsStreamTicket()
+  @AcceptsStreamTicket('open-or-resume')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume this run after this event' })
   @ApiOkResponse({ description: SSE_DESCRIPTION })
   async streamFromQuery(
@@ -90,7 +90,7 @@ export class StreamController {
 
   /** The rest of a run after `after_seq` (default: from its start). */
   @Get(':runId')
-  @AcceptsStreamTicket()
+  @AcceptsStreamTicket('resume')
   @ApiOkResponse({ description: SSE_DESCRIPTION })
   async resume(
     @Param('runId', new ParseUUIDPipe()) runId: string,
