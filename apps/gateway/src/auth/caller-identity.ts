@@ -5,7 +5,7 @@ import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import type { AuthenticatedRequest, AuthUser } from './auth-user';
 import { JwtVerifier } from './jwt-verifier';
-import { ACCEPTS_STREAM_TICKET, StreamTickets, type TicketUse } from './stream-ticket';
+import { ACCEPTS_STREAM_TICKET, StreamTickets, type TicketRoute } from './stream-ticket';
 
 /**
  * Who is calling, found once per request for both global guards: the rate limiter, which runs first
@@ -15,7 +15,7 @@ import { ACCEPTS_STREAM_TICKET, StreamTickets, type TicketUse } from './stream-t
 @Injectable()
 export class CallerIdentity {
   /** Only routes marked @AcceptsStreamTicket() take `?ticket=`; every other route needs the header. */
-  private readonly ticketUse: RouteMemo<TicketUse | 'open-or-resume' | undefined>;
+  private readonly ticketUse: RouteMemo<TicketRoute | undefined>;
 
   constructor(
     reflector: Reflector,
@@ -23,7 +23,7 @@ export class CallerIdentity {
     private readonly tickets: StreamTickets,
   ) {
     this.ticketUse = new RouteMemo((handler, controller) =>
-      reflector.getAllAndOverride<TicketUse | 'open-or-resume'>(ACCEPTS_STREAM_TICKET, [handler, controller]),
+      reflector.getAllAndOverride<TicketRoute>(ACCEPTS_STREAM_TICKET, [handler, controller]),
     );
   }
 

@@ -14,10 +14,11 @@ export const ACCEPTS_STREAM_TICKET = 'auth:acceptsStreamTicket';
  * Last-Event-ID) rather than opening one: a resume still takes the ticket once it has expired.
  */
 export type TicketUse = 'open' | 'resume';
+/** What a route does with a ticket: the query route opens, or resumes with a Last-Event-ID. */
+export type TicketRoute = TicketUse | 'open-or-resume';
 
 /** Lets a route be opened with `?ticket=` instead of an Authorization header (browser EventSource). */
-export const AcceptsStreamTicket = (use: TicketUse | 'open-or-resume'): MethodDecorator =>
-  SetMetadata(ACCEPTS_STREAM_TICKET, use);
+export const AcceptsStreamTicket = (use: TicketRoute): MethodDecorator => SetMetadata(ACCEPTS_STREAM_TICKET, use);
 
 /**
  * Short-lived stream tickets: EventSource cannot send headers, and a long-lived token in a URL
