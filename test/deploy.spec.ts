@@ -9,7 +9,7 @@ const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const yamlOf = (path: string): any => parse(read(path));
 
-const PROBE_PATHS = ['/health/live', '/health/ready'];
+const PROBE_PATHS = ['/health/live', '/health/ready', '/health/serving'];
 
 describe('Kubernetes manifests', () => {
   const deployment = yamlOf('deploy/k8s/deployment.yaml');
@@ -30,7 +30,8 @@ describe('Kubernetes manifests', () => {
     expect(String(port)).toBe(config.data.PORT);
     expect(container.startupProbe.httpGet.path).toBe('/health/live');
     expect(container.livenessProbe.httpGet.path).toBe('/health/live');
-    expect(container.readinessProbe.httpGet.path).toBe('/health/ready');
+    // Not /health/ready: its dependencies are every replica's, and would take them all out at once.
+    expect(container.readinessProbe.httpGet.path).toBe('/health/serving');
     for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
       expect(PROBE_PATHS).toContain(probe.httpGet.path);
       expect(probe.httpGet.port).toBe('http');

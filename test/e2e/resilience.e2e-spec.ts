@@ -191,6 +191,8 @@ describe('when the database goes away', () => {
     expect(down.statusCode).toBe(503);
     expect(down.json()).toMatchObject({ error: { database: { status: 'down' } } });
     expect((await get('/health/live')).statusCode).toBe(200);
+    // Every replica shares the database: the one probe a load balancer acts on keeps this one in.
+    expect((await get('/health/serving')).statusCode).toBe(200);
 
     const token = await gw.tokenFor('alice');
     const session = await gw.app.inject({
@@ -247,6 +249,7 @@ describe('on SIGTERM', () => {
 
       const ready = await fetch(`${base}/health/ready`);
       expect(ready.status).toBe(503);
+      expect((await fetch(`${base}/health/serving`)).status).toBe(503);
       expect((await fetch(`${base}/health/live`)).status).toBe(200);
 
       expect((await inFlight).status).toBe(200);

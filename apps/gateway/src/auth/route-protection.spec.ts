@@ -2,7 +2,14 @@ import { createTestGateway, type TestGateway } from '../../../../test/support/ga
 import { discoverRoutes } from '../../../../test/support/routes';
 
 /** The only routes anyone may call without a token. Adding to this list is a security decision. */
-const PUBLIC_ROUTES = ['GET /docs', 'GET /health', 'GET /health/live', 'GET /health/ready', 'GET /metrics'];
+const PUBLIC_ROUTES = [
+  'GET /docs',
+  'GET /health',
+  'GET /health/live',
+  'GET /health/ready',
+  'GET /health/serving',
+  'GET /metrics',
+];
 
 describe('route protection', () => {
   let gw: TestGateway;

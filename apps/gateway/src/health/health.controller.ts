@@ -48,6 +48,17 @@ export class HealthController {
     return this.run(reply, this.readinessChecks());
   }
 
+  /**
+   * This replica takes traffic: only that it is not draining. For load balancers and Kubernetes'
+   * readiness: the dependencies /ready checks are shared by every replica, and taking them all out
+   * at once would turn a degraded service (an agent down, Redis away) into none at all.
+   */
+  @Get('serving')
+  @HealthCheck()
+  serving(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
+    return this.run(reply, [() => this.checkNotDraining()]);
+  }
+
   /** The same checks as readiness, for people: every check with its details. */
   @Get()
   @HealthCheck()
