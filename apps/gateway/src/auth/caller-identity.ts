@@ -5,7 +5,7 @@ import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import type { AuthenticatedRequest, AuthUser } from './auth-user';
 import { JwtVerifier } from './jwt-verifier';
-import { ACCEPTS_STREAM_TICKET, StreamTickets, type TicketRoute } from './stream-ticket';
+import { ACCEPTS_STREAM_TICKET, StreamTickets, type TicketRoute, type TicketUse } from './stream-ticket';
 
 /**
  * Who is calling, found once per request for both global guards: the rate limiter, which runs first
@@ -37,17 +37,32 @@ export class CallerIdentity {
     }
   }
 
-  private async verify(context: ExecutionContext, request: AuthenticatedRequest): Promise<AuthUser> {
-    const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket;
-    const accepted =
-      typeof ticket === 'string' && !request.headers.authorization ? this.ticketUse.of(context) : undefined;
-    if (accepted) {
-      // A Last-Event-ID resumes the run it names, and never opens one (the stream controller's rule).
-      const use = accepted === 'open-or-resume' ? (request.headers['last-event-id'] ? 'resume' : 'open') : accepted;
-      const userId = await this.tickets.verify(ticket as string, use);
-      return { id: userId, claims: { sub: userId, via: 'stream-ticket' } };
+  /**
+   * The user of a bearer token, or without one, of a stream ticket where `ticketUse` says the
+   * ticket is taken (and how): for requests here, and for WebSocket upgrades.
+   */
+  async authenticate(
+    authorization: string | undefined,
+    ticket: string | undefined,
+    ticketUse: () => TicketUse | undefined,
+  ): Promise<AuthUser> {
+    if (ticket !== undefined && !authorization) {
+      const use = ticketUse();
+      if (use) {
+        const userId = await this.tickets.verify(ticket, use);
+        return { id: userId, claims: { sub: userId, via: 'stream-ticket' } };
+      }
     }
-    return this.verifier.verify(bearerToken(request.headers.authorization));
+    return this.verifier.verify(bearerToken(authorization));
+  }
+
+  private verify(context: ExecutionContext, request: AuthenticatedRequest): Promise<AuthUser> {
+    const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket;
+    return this.authenticate(request.headers.authorization, typeof ticket === 'string' ? ticket : undefined, () => {
+      const route = this.ticketUse.of(context);
+      // A Last-Event-ID resumes the run it names, and never opens one (the stream controller's rule).
+      return route === 'open-or-resume' ? (request.headers['last-event-id'] ? 'resume' : 'open') : route;
+    });
   }
 }
 

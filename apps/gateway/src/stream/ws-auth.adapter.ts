@@ -3,10 +3,8 @@ import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { WebSocketServer } from 'ws';
 import type { AuthUser } from '../auth/auth-user';
-import { bearerToken } from '../auth/caller-identity';
+import { CallerIdentity } from '../auth/caller-identity';
 import { clientAddress } from '../config/trusted-proxies';
-import { JwtVerifier } from '../auth/jwt-verifier';
-import { StreamTickets } from '../auth/stream-ticket';
 import { AppConfig } from '../config/app-config';
 import { mapErrorLogged } from '../errors/all-exceptions.filter';
 import { AppException } from '../errors/app.exception';
@@ -32,15 +30,13 @@ type UpgradeVerdict = (ok: boolean, code?: number, body?: string, headers?: Reco
  */
 export class AuthenticatedWsAdapter extends WsAdapter {
   private readonly upgradeLogger = new Logger('WebSocketUpgrade');
-  private readonly verifier: JwtVerifier;
-  private readonly tickets: StreamTickets;
+  private readonly identity: CallerIdentity;
   private readonly config: AppConfig;
   private readonly limiter: RateLimiter;
 
   constructor(app: INestApplicationContext) {
     super(app);
-    this.verifier = app.get(JwtVerifier);
-    this.tickets = app.get(StreamTickets);
+    this.identity = app.get(CallerIdentity);
     this.config = app.get(AppConfig);
     this.limiter = app.get(RateLimiter);
   }
@@ -109,13 +105,10 @@ export class AuthenticatedWsAdapter extends WsAdapter {
     req.user = verdict.user;
   }
 
-  private async authenticate(req: UpgradeRequest): Promise<AuthUser> {
+  /** A bearer token, or a ticket (which opens the socket: messages may then open or resume runs). */
+  private authenticate(req: UpgradeRequest): Promise<AuthUser> {
     const ticket = new URL(req.url ?? '/', 'http://gateway').searchParams.get('ticket');
-    if (!req.headers.authorization && ticket) {
-      const id = await this.tickets.verify(ticket);
-      return { id, claims: { sub: id, via: 'stream-ticket' } };
-    }
-    return this.verifier.verify(bearerToken(req.headers.authorization));
+    return this.identity.authenticate(req.headers.authorization, ticket || undefined, () => 'open');
   }
 
   /** Non-browser clients send no Origin. Browsers must come from ALLOWED_ORIGINS (any, in development, if unset). */
