@@ -92,9 +92,12 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
       message = parsed.data;
     } catch (error) {
       // The codes of an HTTP request's body: text that is not JSON is MALFORMED_JSON there too.
-      const code = error instanceof SyntaxError ? ErrorCode.MALFORMED_JSON : ErrorCode.VALIDATION_FAILED;
-      const text = error instanceof SyntaxError ? 'frame is not valid JSON' : (error as Error).message;
-      return send(socket, 'error', { code, status: 400, message: text });
+      const malformed = error instanceof SyntaxError;
+      return send(socket, 'error', {
+        code: malformed ? ErrorCode.MALFORMED_JSON : ErrorCode.VALIDATION_FAILED,
+        status: 400,
+        message: malformed ? 'frame is not valid JSON' : (error as Error).message,
+      });
     }
     try {
       // Every message asks for work, like an HTTP request: each counts against the limits.
