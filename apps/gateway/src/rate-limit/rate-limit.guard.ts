@@ -47,7 +47,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     super(options, storage, reflector);
     this.exempt = new RouteFlag(reflector, NO_RATE_LIMIT);
     this.routeLimits = new RouteMemo((handler, controller) =>
-      limitsOf(routeWindows(limiter.defaults.windows, [handler, controller])),
+      limitsOf(routeWindows(reflector, limiter.defaults.windows, [handler, controller])),
     );
   }
 

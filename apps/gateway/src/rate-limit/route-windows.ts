@@ -1,4 +1,5 @@
 import { THROTTLER_LIMIT, THROTTLER_SKIP, THROTTLER_TTL } from '@nestjs/throttler/dist/throttler.constants';
+import type { Reflector } from '@nestjs/core';
 import type { RateLimitWindow } from './rate-limiter';
 
 const OVERRIDES = [THROTTLER_LIMIT, THROTTLER_TTL, THROTTLER_SKIP];
@@ -11,17 +12,12 @@ const OVERRIDES = [THROTTLER_LIMIT, THROTTLER_TTL, THROTTLER_SKIP];
  * rather than ignored.
  */
 export function routeWindows(
+  reflector: Reflector,
   windows: readonly RateLimitWindow[],
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- Nest's own type for handlers and controllers
   targets: Function[],
 ): RateLimitWindow[] {
-  const read = (key: string): unknown => {
-    for (const target of targets) {
-      const value: unknown = Reflect.getMetadata(key, target);
-      if (value !== undefined) return value;
-    }
-    return undefined;
-  };
+  const read = (key: string): unknown => reflector.getAllAndOverride<unknown>(key, targets);
   const where = targets.map((t) => t.name).join(' of ');
   const known = new Set(windows.map((w) => w.name));
   for (const target of targets) {
