@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestGateway, type TestGateway } from '../support/gateway';
 import {
@@ -170,6 +171,24 @@ describe('streaming over SSE and WebSocket', () => {
     it('answers 404 for an unknown agent and 400 for a bad query before any event', async () => {
       expect((await sseRequest(base, token, { agent_id: 'nobody', query: 'q' })).status).toBe(404);
       expect((await sseRequest(base, token, { agent_id: 'reference', query: '' })).status).toBe(400);
+    });
+
+    it('answers HEAD on a stream route with 405, starting no agent call', async () => {
+      const callsBefore = agent.server.stats().total;
+      const params = new URLSearchParams({ agent_id: 'reference', query: QUESTION });
+      for (const path of [`agent/stream?${params.toString()}`, `agent/stream/${randomUUID()}`]) {
+        const res = await fetch(`${base}/api/v1/${path}`, {
+          method: 'HEAD',
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect({ path, status: res.status, allow: res.headers.get('allow') }).toEqual({
+          path,
+          status: 405,
+          allow: 'GET',
+        });
+      }
+      await sleep(100);
+      expect(agent.server.stats().total).toBe(callsBefore);
     });
 
     it('ends with an error event, never a clean done, when the agent fails mid-stream', async () => {

@@ -5,6 +5,7 @@ export enum ErrorCode {
   UNAUTHENTICATED = 'UNAUTHENTICATED',
   FORBIDDEN = 'FORBIDDEN',
   NOT_FOUND = 'NOT_FOUND',
+  METHOD_NOT_ALLOWED = 'METHOD_NOT_ALLOWED',
   AGENT_NOT_FOUND = 'AGENT_NOT_FOUND',
   SESSION_NOT_FOUND = 'SESSION_NOT_FOUND',
   SESSION_CLOSED = 'SESSION_CLOSED',
@@ -44,6 +45,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.SESSION_NOT_FOUND:
     case ErrorCode.RUN_NOT_FOUND:
       return 404;
+    case ErrorCode.METHOD_NOT_ALLOWED:
+      return 405;
     case ErrorCode.SESSION_CLOSED:
       return 409;
     case ErrorCode.PAYLOAD_TOO_LARGE:
@@ -86,6 +89,8 @@ export function errorCodeOfStatus(status: number): ErrorCode {
       return ErrorCode.FORBIDDEN;
     case 404:
       return ErrorCode.NOT_FOUND;
+    case 405:
+      return ErrorCode.METHOD_NOT_ALLOWED;
     case 409:
       return ErrorCode.SESSION_CLOSED;
     case 413:

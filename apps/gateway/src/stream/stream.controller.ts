@@ -39,6 +39,16 @@ import { StreamBodyDto, StreamQueryParamsDto, StreamTicketDto, lastEventIdSchema
 const SSE_DESCRIPTION =
   'Server-Sent Events: `start` {run_id}, `chunk` {seq, text}…, then exactly one of `done` {answer, sources, usage, latency_ms} or `error` {code, message}, then `data: [DONE]`. Every event has `id: <run_id>:<seq>`; reconnect with `Last-Event-ID` to get the rest. `reconnect` {run_id, last_seq} means this replica is stopping: resume elsewhere.';
 
+/**
+ * Fastify answers HEAD on every GET route by running it. These GETs start or hold a run, which a HEAD,
+ * that reads no events, must not: an agent call nobody reads, holding a stream slot until it ends.
+ */
+function refuseHead(request: AuthenticatedRequest, reply: FastifyReply): void {
+  if (request.method !== 'HEAD') return;
+  void reply.header('allow', 'GET');
+  throw new AppException(ErrorCode.METHOD_NOT_ALLOWED, 'HEAD is not allowed on event streams: use GET');
+}
+
 @ApiTags('streaming')
 @ApiProduces('text/event-stream')
 @Controller('api/v1/agent/stream')
@@ -71,6 +81,7 @@ export class StreamController {
     @Req() request: AuthenticatedRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
+    refuseHead(request, reply);
     const { ticket: _ticket, ...input } = params;
     await this.serve(input, lastEventId, request, reply);
   }
@@ -98,6 +109,7 @@ export class StreamController {
     @Req() request: AuthenticatedRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
+    refuseHead(request, reply);
     // Digits only: Number() would also take '', ' 5', '1e3' and '0x10'.
     if (afterSeq !== undefined && !/^(-1|\d{1,9})$/.test(afterSeq)) {
       throw new AppException(ErrorCode.VALIDATION_FAILED, 'after_seq must be an integer of -1 or more');
