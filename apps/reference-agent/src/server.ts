@@ -10,6 +10,7 @@ import {
   PROTO_LOADER_OPTIONS,
   type BatchQueryRequest,
   type BatchQueryResponse,
+  type HistoryRole,
   type QueryChunk,
   type QueryRequest,
   type QueryResponse,
@@ -35,8 +36,9 @@ export interface CallLogEntry {
   /** ok, cancelled, or the gRPC status name the call failed with. */
   outcome: string;
   duration_ms: number;
-  /** How many earlier turns the gateway sent with the request. */
+  /** How many earlier messages the gateway sent with the request, and their roles in order. */
   history_messages: number;
+  history_roles: HistoryRole[];
   traceparent: string;
 }
 
@@ -131,7 +133,7 @@ export class ReferenceAgentServer {
     const started = Date.now();
     const requestId = String(call.metadata.get(METADATA_REQUEST_ID)[0] ?? '');
     const traceparent = String(call.metadata.get('traceparent')[0] ?? '');
-    const historyMessages = (call.request as Partial<QueryRequest> | undefined)?.history?.length ?? 0;
+    const history = (call.request as Partial<QueryRequest> | undefined)?.history ?? [];
     const controller = new AbortController();
     this.counters.active += 1;
     this.counters.total += 1;
@@ -154,7 +156,8 @@ export class ReferenceAgentServer {
           request_id: requestId,
           outcome: controller.signal.aborted ? 'cancelled' : outcome,
           duration_ms: Date.now() - started,
-          history_messages: historyMessages,
+          history_messages: history.length,
+          history_roles: history.map((m) => m.role),
           traceparent,
         });
       },

@@ -83,15 +83,22 @@ export class ConversationService {
     });
   }
 
+  /**
+   * The turns answered before this one, oldest first, each question followed by its answer: a turn
+   * running at the same time in the session is not in it, nor does its question stand unanswered in
+   * it. Whole turns, the newest that fit both bounds.
+   */
   private async history(sessionId: string): Promise<HistoryMessage[]> {
     const { maxMessages, maxChars } = this.config.history;
-    const newestFirst = await this.messages.latestWithContent(sessionId, maxMessages);
+    const newestFirst = await this.messages.latestAnsweredTurns(sessionId, maxMessages);
     const kept: HistoryMessage[] = [];
     let chars = 0;
-    for (const m of newestFirst) {
-      chars += m.content.length;
-      if (chars > maxChars) break;
-      kept.push({ role: m.role, content: m.content });
+    for (const { question, answer } of newestFirst) {
+      const turn: HistoryMessage[] = [{ role: 'user', content: question }];
+      if (answer) turn.push({ role: 'assistant', content: answer });
+      chars += question.length + answer.length;
+      if (chars > maxChars || kept.length + turn.length > maxMessages) break;
+      kept.push(...turn.reverse());
     }
     return kept.reverse();
   }

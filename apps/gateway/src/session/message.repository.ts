@@ -38,15 +38,26 @@ export class MessageRepository {
     });
   }
 
-  /** The newest messages of a session with content, newest first. */
-  latestWithContent(sessionId: string, count: number): Promise<MessageEntity[]> {
+  /**
+   * The newest answered turns of a session, newest answer first: each answer with the question it
+   * replies to. A turn still running has no answer yet, so it is not among them.
+   */
+  latestAnsweredTurns(sessionId: string, count: number): Promise<AnsweredTurn[]> {
     if (count === 0) return Promise.resolve([]);
     return this.messages
-      .createQueryBuilder('m')
-      .where('m.session_id = :sessionId', { sessionId })
-      .andWhere(`m.content <> ''`)
-      .orderBy('m.seq', 'DESC')
-      .take(count)
-      .getMany();
+      .createQueryBuilder('a')
+      .innerJoin(MessageEntity, 'q', `q.id = (a.metadata->>'reply_to')::uuid AND q.session_id = a.session_id`)
+      .select(['q.content AS question', 'a.content AS answer'])
+      .where('a.session_id = :sessionId', { sessionId })
+      .andWhere(`a.role = 'assistant'`)
+      .orderBy('a.seq', 'DESC')
+      .limit(count)
+      .getRawMany<AnsweredTurn>();
   }
+}
+
+export interface AnsweredTurn {
+  question: string;
+  /** Empty when the agent failed before it produced anything. */
+  answer: string;
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startReferenceAgent, type RunningAgent } from '../../../../test/support/reference-agent';
 import { createTestGateway, type TestGateway } from '../../../../test/support/gateway';
 import { freshDatabase } from '../../../../test/support/postgres';
+import { eventually } from '../../../../test/support/clients';
 
 type Backend = { name: string; env: () => Promise<Record<string, string>>; cleanup: () => void };
 
@@ -276,6 +277,31 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     for (const [i, m] of messages.entries()) {
       if (m.role === 'assistant') expect(position.get(m.metadata.reply_to as string)).toBeLessThan(i);
     }
+  });
+
+  it("answers each query with the turns answered before it, never a concurrent turn's question without its answer", async () => {
+    const { id } = await newSession();
+    expect((await ask(id, 'how are tokens verified?')).statusCode).toBe(200);
+    const slow = ask(id, 'what happens when the deadline passes?', alice, { options: { ref_latency_ms: 1500 } });
+    expect(await eventually(async () => (await allMessages(id)).length === 3, 2000)).toBe(true);
+
+    expect((await ask(id, 'and when does a token expire?')).statusCode).toBe(200);
+    expect(agent.calls.at(-1)).toMatchObject({ history_roles: ['user', 'assistant'] });
+    expect((await slow).statusCode).toBe(200);
+
+    // Six messages asked as question, question, answer, answer reach the agent as three whole turns.
+    expect((await allMessages(id)).map((m) => m.role)).toEqual([
+      'user',
+      'assistant',
+      'user',
+      'user',
+      'assistant',
+      'assistant',
+    ]);
+    expect((await ask(id, 'what is a circuit breaker?')).statusCode).toBe(200);
+    expect(agent.calls.at(-1)).toMatchObject({
+      history_roles: ['user', 'assistant', 'user', 'assistant', 'user', 'assistant'],
+    });
   });
 
   it('keeps sessions and messages across a restart', async () => {
