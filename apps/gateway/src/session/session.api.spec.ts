@@ -258,6 +258,45 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     expect((await call('GET', `/api/v1/session/${id}/messages?cursor=abc`, alice)).statusCode).toBe(400);
   });
 
+  it("lists the caller's own sessions newest first, in pages, narrowed by state and agent", async () => {
+    const carol = await gw.tokenFor(`carol-${backend.name}`);
+    const created: string[] = [];
+    for (const agentId of ['reference', 'other', 'reference', 'reference', 'other']) {
+      created.push((await newSession(carol, { agent_id: agentId })).id);
+    }
+    await newSession(bob);
+    expect((await call('DELETE', `/api/v1/session/${created[2]}`, carol)).statusCode).toBe(200);
+    type Page = { sessions: { id: string; state: string; agent_id: string }[]; next_cursor: string | null };
+    const list = async (query: string) => {
+      const ids: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await call('GET', `/api/v1/session?limit=2${query}${cursor ? `&cursor=${cursor}` : ''}`, carol);
+        expect(res.statusCode).toBe(200);
+        const page = res.json<Page>();
+        ids.push(...page.sessions.map((s) => s.id));
+        cursor = page.next_cursor;
+      } while (cursor);
+      return ids;
+    };
+
+    expect(await list('')).toEqual([...created].reverse());
+    expect(await list('&state=closed')).toEqual([created[2]]);
+    expect(await list('&state=active&agent_id=reference')).toEqual([created[3], created[0]]);
+    const [first] = (await call('GET', '/api/v1/session?limit=1', carol)).json<Page>().sessions;
+    expect(first).toEqual((await call('GET', `/api/v1/session/${created[4]}`, carol)).json());
+    // Another user's session id as a cursor reveals nothing of it: an empty page.
+    const bobs = (await call('GET', '/api/v1/session', bob)).json<Page>().sessions[0].id;
+    expect((await call('GET', `/api/v1/session?cursor=${bobs}`, carol)).json()).toEqual({
+      sessions: [],
+      next_cursor: null,
+    });
+    for (const bad of ['limit=0', 'limit=201', 'cursor=12', 'state=open', 'sort=asc']) {
+      const res = await call('GET', `/api/v1/session?${bad}`, carol);
+      expect({ bad, status: res.statusCode }).toEqual({ bad, status: 400 });
+    }
+  });
+
   it('keeps every message of concurrent queries into one session, each answer after its question', async () => {
     const { id } = await newSession();
     const questions = Array.from({ length: 12 }, (_, i) => `question ${i} about deadlines`);

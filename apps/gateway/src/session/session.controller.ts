@@ -2,7 +2,14 @@ import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Post, Query } from
 import { CurrentUser, type AuthUser } from '../auth/auth-user';
 import { SessionService } from './session.service';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { CreateSessionDto, MessagesPageDto, MessagesPageResponseDto, SessionDto } from './session.dto';
+import {
+  CreateSessionDto,
+  MessagesPageDto,
+  MessagesPageResponseDto,
+  SessionDto,
+  SessionsPageDto,
+  SessionsPageResponseDto,
+} from './session.dto';
 
 const SessionId = new ParseUUIDPipe({ version: undefined });
 
@@ -15,6 +22,13 @@ export class SessionController {
   @ApiCreatedResponse({ type: SessionDto })
   create(@CurrentUser() user: AuthUser, @Body() body: CreateSessionDto): Promise<SessionDto> {
     return this.sessions.create(user.id, body.agent_id, body.context);
+  }
+
+  /** The caller's sessions, newest first; `state` and `agent_id` narrow them. */
+  @Get()
+  @ApiOkResponse({ type: SessionsPageResponseDto })
+  list(@CurrentUser() user: AuthUser, @Query() page: SessionsPageDto): Promise<SessionsPageResponseDto> {
+    return this.sessions.list(user.id, page);
   }
 
   @Get(':id')

@@ -13,21 +13,33 @@ const contextSchema = z
   })
   .refine(isStorableJson, UNSTORABLE_TEXT_MESSAGE);
 
+const pageLimit = z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE);
+const nextCursor = z.string().nullable().describe('Pass as `cursor` to get the next page; null on the last page');
+
 export const createSessionSchema = z.strictObject({
   agent_id: z.string().min(1).max(63),
   context: contextSchema.optional(),
 });
 
 export const messagesPageSchema = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+  limit: pageLimit,
   cursor: z
     .string()
     .regex(/^\d{1,15}$/, 'cursor must be a next_cursor value from a previous page')
     .optional(),
 });
 
+export const sessionsPageSchema = z.strictObject({
+  limit: pageLimit,
+  cursor: z.uuid('cursor must be a next_cursor value from a previous page').optional(),
+  state: z.enum(['active', 'closed']).optional(),
+  agent_id: z.string().min(1).max(63).optional(),
+});
+
 export class CreateSessionDto extends createZodDto(createSessionSchema) {}
 export class MessagesPageDto extends createZodDto(messagesPageSchema) {}
+export class SessionsPageDto extends createZodDto(sessionsPageSchema) {}
+export type SessionsPage = z.infer<typeof sessionsPageSchema>;
 
 export const sessionSchema = z.object({
   id: z.uuid(),
@@ -51,9 +63,15 @@ export const messageSchema = z.object({
 
 export const messagesPageResponseSchema = z.object({
   messages: z.array(messageSchema),
-  next_cursor: z.string().nullable().describe('Pass as `cursor` to get the next page; null on the last page'),
+  next_cursor: nextCursor,
+});
+
+export const sessionsPageResponseSchema = z.object({
+  sessions: z.array(sessionSchema),
+  next_cursor: nextCursor,
 });
 
 export class SessionDto extends createZodDto(sessionSchema) {}
+export class SessionsPageResponseDto extends createZodDto(sessionsPageResponseSchema) {}
 export type MessageDto = z.infer<typeof messageSchema>;
 export class MessagesPageResponseDto extends createZodDto(messagesPageResponseSchema) {}

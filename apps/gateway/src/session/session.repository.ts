@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
+import type { SessionsPage } from './session.dto';
 import { SessionEntity } from './session.entity';
 
 @Injectable()
@@ -10,6 +11,29 @@ export class SessionRepository {
 
   create(userId: string, agentId: string, context: Record<string, unknown>): Promise<SessionEntity> {
     return this.sessions.save(this.sessions.create({ id: randomUUID(), userId, agentId, context, state: 'active' }));
+  }
+
+  /**
+   * A user's sessions, newest first, after the cursor (a session id of theirs), one more than asked to
+   * know if a page follows. The cursor's own timestamp is compared in SQL: Postgres keeps microseconds,
+   * which a JavaScript Date would round away, skipping or repeating sessions created in the same millisecond.
+   */
+  pageForUser(userId: string, { limit, cursor, state, agent_id }: SessionsPage): Promise<SessionEntity[]> {
+    const query = this.sessions
+      .createQueryBuilder('s')
+      .where('s.user_id = :userId', { userId })
+      .orderBy('s.created_at', 'DESC')
+      .addOrderBy('s.id', 'DESC')
+      .take(limit + 1);
+    if (state) query.andWhere('s.state = :state', { state });
+    if (agent_id) query.andWhere('s.agent_id = :agentId', { agentId: agent_id });
+    if (cursor) {
+      query.andWhere(
+        '(s.created_at, s.id) < (SELECT c.created_at, c.id FROM sessions c WHERE c.id = :cursor AND c.user_id = :userId)',
+        { cursor },
+      );
+    }
+    return query.getMany();
   }
 
   /** The session if it exists and belongs to this user; another user's session is as good as absent. */

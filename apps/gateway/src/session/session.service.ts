@@ -6,7 +6,13 @@ import type { MessageEntity } from './message.entity';
 import { MessageRepository } from './message.repository';
 import type { SessionEntity } from './session.entity';
 import { SessionRepository } from './session.repository';
-import type { MessageDto, MessagesPageResponseDto, SessionDto } from './session.dto';
+import type {
+  MessageDto,
+  MessagesPageResponseDto,
+  SessionDto,
+  SessionsPage,
+  SessionsPageResponseDto,
+} from './session.dto';
 
 /** Sessions as their owner sees them; anyone else gets 404, as if they did not exist. */
 @Injectable()
@@ -20,6 +26,15 @@ export class SessionService {
   async create(userId: string, agentId: string, context: Record<string, unknown> = {}): Promise<SessionDto> {
     this.catalog.assertConfigured(agentId);
     return toSessionDto(await this.sessions.create(userId, agentId, context));
+  }
+
+  async list(userId: string, page: SessionsPage): Promise<SessionsPageResponseDto> {
+    const rows = await this.sessions.pageForUser(userId, page);
+    const sessions = rows.slice(0, page.limit);
+    return {
+      sessions: sessions.map(toSessionDto),
+      next_cursor: rows.length > page.limit ? sessions[sessions.length - 1].id : null,
+    };
   }
 
   async get(userId: string, id: string): Promise<SessionDto> {
