@@ -14,23 +14,28 @@ const QUESTION = 'how are tokens verified?';
 
 const cached = { ttl_ms: 60_000 };
 
-function ask(gw: TestGateway, token: string, body: object, headers: Record<string, string> = {}) {
+function post(gw: TestGateway, route: 'query' | 'batch', token: string, body: object, headers: Record<string, string>) {
   return gw.app.inject({
     method: 'POST',
-    url: '/api/v1/agent/query',
+    url: `/api/v1/agent/${route}`,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
     payload: JSON.stringify(body),
   });
 }
 
+function ask(gw: TestGateway, token: string, body: object, headers: Record<string, string> = {}) {
+  return post(gw, 'query', token, body, headers);
+}
+
 /** A batch of `n` identical questions to the reference agent. */
 function askBatch(gw: TestGateway, token: string, n: number) {
-  return gw.app.inject({
-    method: 'POST',
-    url: '/api/v1/agent/batch',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    payload: JSON.stringify({ requests: Array.from({ length: n }, () => ({ agent_id: 'reference', query: 'hi' })) }),
-  });
+  return post(
+    gw,
+    'batch',
+    token,
+    { requests: Array.from({ length: n }, () => ({ agent_id: 'reference', query: 'hi' })) },
+    {},
+  );
 }
 
 describe('the answer cache (in memory)', () => {
@@ -109,6 +114,37 @@ describe('the answer cache (in memory)', () => {
       undefined,
     );
     expect(calls() - before).toBe(3);
+  });
+
+  it('answers batch items from the same cache as queries, under the same rules', async () => {
+    const asked = { agent_id: 'private', query: `asked once ${randomUUID()}` };
+    const batched = { agent_id: 'private', query: `batched once ${randomUUID()}` };
+    const batch = async (requests: object[], headers: Record<string, string> = {}) => {
+      const res = await post(gw, 'batch', alice, { requests }, headers);
+      expect(res.statusCode).toBe(200);
+      return res.json<{ responses: { response: { id: string } }[] }>().responses.map((r) => r.response);
+    };
+    const first = await ask(gw, alice, asked);
+    let before = calls();
+    const answers = await batch([
+      asked,
+      batched,
+      { ...asked, agent_id: 'uncached' },
+      { ...asked, session_id: randomUUID() },
+    ]);
+    expect(answers[0]).toEqual(first.json());
+    // The batched question was asked, as were those of the uncached agent; the one in a session is not yours (404).
+    expect(calls() - before).toBe(2);
+    expect(await ask(gw, alice, batched)).toMatchObject({ headers: { 'x-cache': 'HIT' } });
+    expect((await batch([batched]))[0]).toEqual(answers[1]);
+    expect((await post(gw, 'batch', bob, { requests: [batched] }, {})).json()).not.toMatchObject({
+      responses: [{ response: { id: answers[1].id } }],
+    });
+
+    before = calls();
+    await batch([asked], { 'cache-control': 'no-store' });
+    await batch([asked], { 'cache-control': 'no-cache' });
+    expect(calls() - before).toBe(2);
   });
 
   it('turns 20 concurrent identical misses into one agent call', async () => {

@@ -1,4 +1,5 @@
 import { Body, Controller, HttpCode, Post, Req, Res, UseInterceptors } from '@nestjs/common';
+import { cacheUseOf } from '../cache/answer-cache';
 import { AnswerCacheInterceptor } from '../cache/answer-cache.interceptor';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/auth-user';
@@ -26,12 +27,16 @@ export class AgentController {
 
   @Post('batch')
   @HttpCode(200)
-  @ApiOkResponse({ type: BatchResponseDto, description: 'One result or one error per item, in order' })
+  @ApiOkResponse({
+    type: BatchResponseDto,
+    description: 'One result or one error per item, in order; items are answered from the cache like queries',
+  })
   async batch(
     @Body() body: BatchRequestDto,
     @Req() request: AuthenticatedRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<BatchResponseDto> {
-    return { responses: await this.agents.batch(body.requests, callContextOf(request, reply)) };
+    const use = cacheUseOf(request.headers['cache-control']);
+    return { responses: await this.agents.batch(body.requests, callContextOf(request, reply), use) };
   }
 }

@@ -1,6 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { QueryResponse } from '@app/contracts';
+import type { Cache } from 'cache-manager';
+import { AnswerCache } from '../cache/answer-cache';
 import { AppConfig } from '../config/app-config';
+import type { MetricsService } from '../observability/metrics.service';
 import { ErrorCode } from '../errors/error-code';
 import type { ConversationService } from '../session/conversation.service';
 import type { AgentClient } from './agent-client';
@@ -18,9 +21,11 @@ describe('AgentService: a batch item that fails on a fault of ours', () => {
       query: (_agent: string, request: { query: string }) =>
         request.query === 'breaks' ? Promise.reject(bug) : Promise.resolve(answer),
     } as unknown as AgentClient;
-    const service = new AgentService(client, {} as ConversationService, AppConfig.fromEnv({}));
+    const config = AppConfig.fromEnv({});
+    const cache = new AnswerCache({} as Cache, config); // never consulted: the batch says no-store
+    const service = new AgentService(client, {} as ConversationService, config, cache, {} as MetricsService);
     const items = ['fine', 'breaks', 'fine'].map((query) => ({ agent_id: 'reference', query, options: {} }));
-    const results = await service.batch(items, { userId: 'alice', requestId: 'req-1' });
+    const results = await service.batch(items, { userId: 'alice', requestId: 'req-1' }, 'none');
     expect(results.map((r) => ('response' in r ? r.response.answer : r.error))).toEqual([
       'fine',
       { status: 500, code: ErrorCode.INTERNAL, message: 'internal error' },

@@ -1,7 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { QueryResponse } from '@app/contracts';
+import { AnswerCache, type CacheUse } from '../cache/answer-cache';
 import { AppConfig } from '../config/app-config';
 import { mapError, mapErrorLogged } from '../errors/all-exceptions.filter';
+import { MetricsService } from '../observability/metrics.service';
 import { ConversationService, type Turn } from '../session/conversation.service';
 import { AgentClient, type CallContext } from './agent-client';
 import type { BatchItemDto, QueryInput, QueryResponseDto } from './agent.dto';
@@ -17,6 +19,8 @@ export class AgentService {
     private readonly client: AgentClient,
     private readonly conversations: ConversationService,
     private readonly config: AppConfig,
+    private readonly cache: AnswerCache,
+    private readonly metrics: MetricsService,
   ) {}
 
   async query(input: QueryInput, context: CallContext): Promise<QueryResponseDto> {
@@ -49,15 +53,30 @@ export class AgentService {
     return dto;
   }
 
-  /** Never all-or-nothing: each item gets its answer or its own error, in request order. */
-  batch(inputs: QueryInput[], context: CallContext): Promise<BatchItemDto[]> {
+  /**
+   * Never all-or-nothing: each item gets its answer or its own error, in request order. Items are
+   * answered from the cache as the query route answers them (`use` from the batch's Cache-Control).
+   */
+  batch(inputs: QueryInput[], context: CallContext, use: CacheUse): Promise<BatchItemDto[]> {
     return mapWithConcurrency(inputs, this.config.limits.batchConcurrency, async (input) => {
       try {
-        return { response: await this.query(input, context) };
+        return { response: await this.queryThroughCache(input, context, use) };
       } catch (error) {
         return { error: mapErrorLogged(this.logger, error, { request_id: context.requestId }).body };
       }
     });
+  }
+
+  private async queryThroughCache(input: QueryInput, context: CallContext, use: CacheUse): Promise<QueryResponseDto> {
+    const agent = this.cache.cacheableAgent(input.agent_id, input.session_id);
+    if (!agent || use === 'none') return this.query(input, context);
+    const key = this.cache.keyFor({ agent, userId: context.userId, query: input.query, options: input.options ?? {} });
+    const hit = use === 'lookup' ? await this.cache.get(key) : undefined;
+    this.metrics.cacheLookups.inc({ agent: agent.id, result: hit ? 'hit' : use === 'lookup' ? 'miss' : 'bypass' });
+    if (hit) return JSON.parse(hit) as QueryResponseDto;
+    const answer = await this.query(input, context);
+    this.cache.set(key, answer, agent.cache.ttl_ms);
+    return answer;
   }
 
   private async recordFailure(turn: Turn, error: unknown, latencyMs: number): Promise<void> {

@@ -4,13 +4,10 @@ import { from, lastValueFrom, of, type Observable } from 'rxjs';
 import { queryRequestSchema } from '../agent/agent.dto';
 import { onClientLeft, type CallerRequest } from '../agent/call-context';
 import type { CancelSignal } from '../common/cancel-signal';
-import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../observability/metrics.service';
-import { AnswerCache } from './answer-cache';
+import { AnswerCache, cacheUseOf } from './answer-cache';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-const NO_CACHE = /\bno-cache\b/i;
-const NO_STORE = /\bno-store\b/i;
 
 /**
  * Serves repeated questions from the cache: only for agents with a cache TTL and only without a
@@ -22,7 +19,6 @@ const NO_STORE = /\bno-store\b/i;
 export class AnswerCacheInterceptor implements NestInterceptor {
   constructor(
     private readonly cache: AnswerCache,
-    private readonly config: AppConfig,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -32,18 +28,16 @@ export class AnswerCacheInterceptor implements NestInterceptor {
     const reply = http.getResponse<FastifyReply>();
     // Queries the cache takes no part in, told from the raw body: the handler's pipe validates them.
     const raw = request.body as { agent_id?: unknown; session_id?: unknown } | undefined;
-    const agent = this.config.agents.find((a) => a.id === raw?.agent_id);
-    if (!agent || agent.cache.ttl_ms === 0 || raw?.session_id !== undefined) return next.handle();
-    const cacheControl = request.headers['cache-control'] ?? '';
-    // The caller asks that its answer not be kept: the cache takes no part.
-    if (NO_STORE.test(cacheControl)) return next.handle();
+    const agent = this.cache.cacheableAgent(raw?.agent_id, raw?.session_id);
+    const use = cacheUseOf(request.headers['cache-control']);
+    if (!agent || use === 'none') return next.handle();
     // Interceptors run before the validation pipe, and a hit never reaches it: only a request the route
     // would accept may be answered from the cache. Anything else goes on to the pipe, for its 400.
     const input = queryRequestSchema.safeParse(request.body);
     if (!input.success) return next.handle();
     const { query, options = {} } = input.data;
     const key = this.cache.keyFor({ agent, userId: request.user!.id, query, options });
-    const bypass = NO_CACHE.test(cacheControl);
+    const bypass = use === 'refresh';
     if (!bypass) {
       const hit = await this.cache.get(key);
       if (hit !== undefined) {

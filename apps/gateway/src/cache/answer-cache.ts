@@ -12,6 +12,18 @@ const WHITESPACE_TO_FOLD = /\s{2,}|[^\S ]/;
 /** Text that Unicode normalisation could change: ASCII is always in NFC already. */
 const NON_ASCII = /[\u0080-\uffff]/;
 
+const NO_CACHE = /\bno-cache\b/i;
+const NO_STORE = /\bno-store\b/i;
+
+/** What the cache may do for a request: look up and store, store a fresh answer only, or neither. */
+export type CacheUse = 'lookup' | 'refresh' | 'none';
+
+/** `Cache-Control: no-store` keeps the cache out; `no-cache` skips the lookup, and the fresh answer is stored. */
+export function cacheUseOf(cacheControl = ''): CacheUse {
+  if (NO_STORE.test(cacheControl)) return 'none';
+  return NO_CACHE.test(cacheControl) ? 'refresh' : 'lookup';
+}
+
 /** A miss being answered for every caller of its key that is still there. */
 interface SharedLoad<T> {
   promise: Promise<T>;
@@ -44,6 +56,13 @@ export class AnswerCache {
     for (const agent of config.agents) {
       this.versions.set(agent.id, hash('sha256', JSON.stringify(agent), 'hex').slice(0, 16));
     }
+  }
+
+  /** The agent whose answer to a query may be cached: one with a TTL, and only outside a session (whose answers depend on its history). */
+  cacheableAgent(agentId: unknown, sessionId: unknown): AgentDefinition | undefined {
+    if (sessionId !== undefined) return undefined;
+    const agent = this.config.agents.find((a) => a.id === agentId);
+    return agent && agent.cache.ttl_ms > 0 ? agent : undefined;
   }
 
   /** One key per agent version, normalised question and options, and caller (unless shareable). */
