@@ -5,7 +5,10 @@ import type { SessionService } from './session.service';
 
 /** The history `begin` sends to the agent, for a session whose answered turns are `newestFirst`. */
 async function historyFor(newestFirst: AnsweredTurn[], env: Record<string, string>) {
-  const sessions = { findOwned: () => Promise.resolve({ state: 'active', agentId: 'reference' }) };
+  const sessions = {
+    findOwned: () => Promise.resolve({ state: 'active', agentId: 'reference' }),
+    touch: () => Promise.resolve(),
+  };
   const messages = {
     latestAnsweredTurns: (_id: string, count: number) => Promise.resolve(newestFirst.slice(0, count)),
     append: () => Promise.resolve({ id: 'message-9' }),

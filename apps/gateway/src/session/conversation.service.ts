@@ -41,7 +41,7 @@ export class ConversationService {
     if (session.agentId !== agentId) {
       throw new AppException(ErrorCode.VALIDATION_FAILED, `session ${sessionId} belongs to agent ${session.agentId}`);
     }
-    const history = await this.history(sessionId);
+    const [history] = await Promise.all([this.history(sessionId), this.sessions.touch(sessionId)]);
     const userMessage = await this.messages.append({
       sessionId,
       role: 'user',

@@ -82,6 +82,8 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     return res.json<{ id: string; state: string }>();
   };
 
+  type SessionJson = { id: string; created_at: string; updated_at: string };
+
   const ask = (sessionId: string, query: string, token = alice, extra: object = {}) =>
     call('POST', '/api/v1/agent/query', token, { agent_id: 'reference', session_id: sessionId, query, ...extra });
 
@@ -158,6 +160,17 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     });
     expect(messages[3].content).toBe(second.json().answer);
     expect(agent.calls.at(-1)).toMatchObject({ method: 'Query', history_messages: 2 });
+  });
+
+  it('says in updated_at when a query last went into the session', async () => {
+    const session = (await call('POST', '/api/v1/session', alice, { agent_id: 'reference' })).json<SessionJson>();
+    expect(session.updated_at).toBe(session.created_at);
+    const asked = Date.now();
+    await ask(session.id, 'what is a deadline?');
+    const after = (await call('GET', `/api/v1/session/${session.id}`, alice)).json<SessionJson>();
+    expect(Date.parse(after.updated_at)).toBeGreaterThanOrEqual(asked - 1000);
+    expect(after.updated_at > session.updated_at).toBe(true);
+    expect(after.created_at).toBe(session.created_at);
   });
 
   it('keeps the question and marks the answer incomplete with the reason when the agent fails', async () => {

@@ -41,6 +41,16 @@ export class SessionRepository {
     return this.sessions.findOneBy({ id, userId });
   }
 
+  /** Marks the session as updated now: its `updated_at` says when it was last used. */
+  async touch(id: string): Promise<void> {
+    await this.sessions
+      .createQueryBuilder()
+      .update()
+      .set({ updatedAt: () => 'now()' })
+      .where('id = :id', { id })
+      .execute();
+  }
+
   async closeOwnedByUser(userId: string, id: string): Promise<SessionEntity | null> {
     await this.sessions
       .createQueryBuilder()

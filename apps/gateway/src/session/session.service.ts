@@ -41,6 +41,11 @@ export class SessionService {
     return toSessionDto(await this.findOwned(userId, id));
   }
 
+  /** Marks a session the caller owns as used now (a turn began in it). */
+  touch(id: string): Promise<void> {
+    return this.sessions.touch(id);
+  }
+
   async close(userId: string, id: string): Promise<SessionDto> {
     const session = await this.sessions.closeOwnedByUser(userId, id);
     if (!session) throw sessionNotFound(id);
