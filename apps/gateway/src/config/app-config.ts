@@ -41,6 +41,11 @@ export interface HistoryConfig {
   maxChars: number;
 }
 
+export interface SessionsConfig {
+  /** Sessions unused for this many days are deleted with their messages; 0 keeps them. */
+  retentionDays: number;
+}
+
 export interface RedisConfig {
   /** Shared cache, rate-limit counters and stream buffers; without it all stay in this process. */
   url?: string;
@@ -112,6 +117,7 @@ export class AppConfig {
   readonly cache: CacheConfig;
   readonly database: DatabaseConfig;
   readonly history: HistoryConfig;
+  readonly sessions: SessionsConfig;
   readonly redis: RedisConfig;
   readonly stream: StreamConfig;
 
@@ -147,6 +153,7 @@ export class AppConfig {
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     };
     this.history = { maxMessages: env.HISTORY_MAX_MESSAGES, maxChars: env.HISTORY_MAX_CHARS };
+    this.sessions = { retentionDays: env.SESSION_RETENTION_DAYS };
     this.redis = {
       url: env.REDIS_URL,
       commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,

@@ -5,6 +5,8 @@ import { startReferenceAgent, type RunningAgent } from '../../../../test/support
 import { createTestGateway, type TestGateway } from '../../../../test/support/gateway';
 import { freshDatabase } from '../../../../test/support/postgres';
 import { eventually } from '../../../../test/support/clients';
+import { DataSource } from 'typeorm';
+import { SessionRetention } from './session-retention';
 
 type Backend = { name: string; env: () => Promise<Record<string, string>>; cleanup: () => void };
 
@@ -54,7 +56,7 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     agent = await startReferenceAgent();
     nulCorpus = corpusWithNul();
     nulAgent = await startReferenceAgent({}, nulCorpus);
-    env = await backend.env();
+    env = { ...(await backend.env()), SESSION_RETENTION_DAYS: '30' };
     gw = await createTestGateway(agents(), env);
     alice = await gw.tokenFor('alice');
     bob = await gw.tokenFor('bob');
@@ -354,6 +356,21 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     expect(agent.calls.at(-1)).toMatchObject({
       history_roles: ['user', 'assistant', 'user', 'assistant', 'user', 'assistant'],
     });
+  });
+
+  it('deletes sessions unused past SESSION_RETENTION_DAYS with their messages, and keeps the rest', async () => {
+    const [old, recent] = [await newSession(), await newSession()];
+    await ask(old.id, 'an old question');
+    await ask(recent.id, 'a recent question');
+    const db = gw.app.get(DataSource);
+    await db.query(`UPDATE sessions SET updated_at = now() - interval '31 days' WHERE id = $1`, [old.id]);
+
+    expect(await gw.app.get(SessionRetention).sweep()).toBe(1);
+    expect((await call('GET', `/api/v1/session/${old.id}`, alice)).statusCode).toBe(404);
+    const left = await db.query(`SELECT count(*)::int AS n FROM messages WHERE session_id = $1`, [old.id]);
+    expect(left).toEqual([{ n: 0 }]);
+    expect(await allMessages(recent.id)).toHaveLength(2);
+    expect(await gw.app.get(SessionRetention).sweep()).toBe(0);
   });
 
   it('keeps sessions and messages across a restart', async () => {

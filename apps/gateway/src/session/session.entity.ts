@@ -15,6 +15,7 @@ export type SessionState = 'active' | 'closed';
 
 @Entity({ name: 'sessions' })
 @Index('idx_sessions_user_created', ['userId', 'createdAt'])
+@Index('idx_sessions_updated', ['updatedAt'])
 @Check('chk_sessions_state', `"state" IN ('active', 'closed')`)
 export class SessionEntity {
   @PrimaryColumn({ type: 'uuid' })
@@ -40,6 +41,7 @@ export class SessionEntity {
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 
+  /** When a query last went into the session, or it was closed: what retention counts from. */
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt!: Date;
 

@@ -6,6 +6,7 @@ import { ConversationService } from './conversation.service';
 import { MessageEntity } from './message.entity';
 import { MessageRepository } from './message.repository';
 import { SessionController } from './session.controller';
+import { SessionRetention } from './session-retention';
 import { SessionEntity } from './session.entity';
 import { SessionRepository } from './session.repository';
 import { SessionService } from './session.service';
@@ -13,7 +14,14 @@ import { SessionService } from './session.service';
 @Module({
   imports: [TypeOrmModule.forFeature([AgentRecord, SessionEntity, MessageEntity])],
   controllers: [SessionController],
-  providers: [AgentCatalog, SessionRepository, MessageRepository, SessionService, ConversationService],
+  providers: [
+    AgentCatalog,
+    SessionRepository,
+    MessageRepository,
+    SessionService,
+    ConversationService,
+    SessionRetention,
+  ],
   exports: [ConversationService],
 })
 export class SessionModule {}
