@@ -358,18 +358,22 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     });
   });
 
-  it('deletes sessions unused past SESSION_RETENTION_DAYS with their messages, and keeps the rest', async () => {
-    const [old, recent] = [await newSession(), await newSession()];
+  it('deletes sessions unused past SESSION_RETENTION_DAYS with their messages, and keeps any with a recent message', async () => {
+    const [old, recent, upgraded] = [await newSession(), await newSession(), await newSession()];
     await ask(old.id, 'an old question');
     await ask(recent.id, 'a recent question');
+    await ask(upgraded.id, 'a question asked before updated_at followed queries');
     const db = gw.app.get(DataSource);
-    await db.query(`UPDATE sessions SET updated_at = now() - interval '31 days' WHERE id = $1`, [old.id]);
+    const daysAgo = `now() - interval '31 days'`;
+    await db.query(`UPDATE sessions SET updated_at = ${daysAgo} WHERE id IN ($1, $2)`, [old.id, upgraded.id]);
+    await db.query(`UPDATE messages SET created_at = ${daysAgo} WHERE session_id = $1`, [old.id]);
 
     expect(await gw.app.get(SessionRetention).sweep()).toBe(1);
     expect((await call('GET', `/api/v1/session/${old.id}`, alice)).statusCode).toBe(404);
     const left = await db.query(`SELECT count(*)::int AS n FROM messages WHERE session_id = $1`, [old.id]);
     expect(left).toEqual([{ n: 0 }]);
     expect(await allMessages(recent.id)).toHaveLength(2);
+    expect(await allMessages(upgraded.id)).toHaveLength(2);
     expect(await gw.app.get(SessionRetention).sweep()).toBe(0);
   });
 

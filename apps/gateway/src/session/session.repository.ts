@@ -44,13 +44,18 @@ export class SessionRepository {
   /**
    * Deletes up to `batch` sessions unused for `days` days, with their messages (ON DELETE CASCADE), and
    * says how many. Rows another replica is deleting at the same moment are skipped, not waited for.
+   * A recent message keeps a session too: before updated_at followed queries, it changed only on close.
    */
   async deleteUnused(days: number, batch: number): Promise<number> {
     // A SELECT around the DELETE: TypeORM answers a bare DELETE with [rows, count] on pg, rows on PGlite.
     const [{ deleted }] = await this.sessions.query<[{ deleted: number }]>(
       `WITH unused AS (
-         SELECT id FROM sessions WHERE updated_at < now() - make_interval(days => $1)
-         ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED
+         SELECT s.id FROM sessions s
+         WHERE s.updated_at < now() - make_interval(days => $1)
+           AND NOT EXISTS (
+             SELECT 1 FROM messages m WHERE m.session_id = s.id AND m.created_at >= now() - make_interval(days => $1)
+           )
+         ORDER BY s.updated_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED
        ), gone AS (
          DELETE FROM sessions s USING unused WHERE s.id = unused.id RETURNING s.id
        )
