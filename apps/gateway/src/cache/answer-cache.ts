@@ -58,7 +58,10 @@ export class AnswerCache {
     }
   }
 
-  /** The agent whose answer to a query may be cached: one with a TTL, and only outside a session (whose answers depend on its history). */
+  /**
+   * The agent whose answer to a query may be cached: one with a TTL, for a query outside a session (an
+   * answer in a session depends on its history).
+   */
   cacheableAgent(agentId: unknown, sessionId: unknown): AgentDefinition | undefined {
     if (sessionId !== undefined) return undefined;
     const agent = this.config.agents.find((a) => a.id === agentId);

@@ -40,8 +40,8 @@ const SSE_DESCRIPTION =
   'Server-Sent Events: `start` {run_id}, `chunk` {seq, text}…, then exactly one of `done` {answer, sources, usage, latency_ms} or `error` {code, message}, then `data: [DONE]`. Every event has `id: <run_id>:<seq>`; reconnect with `Last-Event-ID` to get the rest. `reconnect` {run_id, last_seq} means this replica is stopping: resume elsewhere.';
 
 /**
- * Fastify answers HEAD on every GET route by running it. These GETs start or hold a run, which a HEAD,
- * that reads no events, must not: an agent call nobody reads, holding a stream slot until it ends.
+ * Fastify answers HEAD on every GET route by running the GET's handler. These start or hold a run: for a
+ * HEAD, which reads no events, that would be an agent call nobody reads, holding a stream slot until it ends.
  */
 function refuseHead(request: AuthenticatedRequest, reply: FastifyReply): void {
   if (request.method !== 'HEAD') return;
