@@ -13,7 +13,8 @@ export class SessionsUpdatedIndex1795850138806 implements MigrationInterface {
     await queryRunner.query(`CREATE INDEX CONCURRENTLY "idx_sessions_updated" ON "sessions" ("updated_at") `);
   }
 
+  /** A plain DROP: TypeORM reverts in a transaction whatever the migration says, and dropping is quick. */
   public async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`DROP INDEX CONCURRENTLY "public"."idx_sessions_updated"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_sessions_updated"`);
   }
 }
