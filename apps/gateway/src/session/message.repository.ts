@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { MoreThan, type Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { storableJson, storableText } from '../database/storable-text';
 import { MessageEntity, type MessageRole } from './message.entity';
 
@@ -16,17 +17,22 @@ export interface NewMessage {
 export class MessageRepository {
   constructor(@InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>) {}
 
-  /** Stores an agent's text as it can: U+0000 and unpaired surrogates become U+FFFD, rather than lose the turn. */
-  append({ sessionId, role, content, metadata = {} }: NewMessage): Promise<MessageEntity> {
-    return this.messages.save(
-      this.messages.create({
-        id: randomUUID(),
-        sessionId,
-        role,
-        content: storableText(content),
-        metadata: storableJson(metadata),
-      }),
-    );
+  /**
+   * Stores an agent's text as it can: U+0000 and unpaired surrogates become U+FFFD, rather than lose the
+   * turn. One INSERT (its seq and created_at read back): `save` would first SELECT the new id, in a
+   * transaction of its own, four round trips where one does.
+   */
+  async append({ sessionId, role, content, metadata = {} }: NewMessage): Promise<MessageEntity> {
+    const message = this.messages.create({
+      id: randomUUID(),
+      sessionId,
+      role,
+      content: storableText(content),
+      metadata: storableJson(metadata),
+    });
+    // The entity as created; TypeORM's insert type refuses its jsonb field (a Record<string, unknown>).
+    await this.messages.insert(message as QueryDeepPartialEntity<MessageEntity>);
+    return message;
   }
 
   /** Oldest first, after the cursor (a message seq), one more than asked to know if a page follows. */
