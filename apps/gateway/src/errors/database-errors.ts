@@ -26,3 +26,10 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (typeof code === 'string' && UNAVAILABLE_SOCKET_CODES.has(code)) return true;
   return typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message);
 }
+
+/** True when a write failed on this constraint: a foreign key whose row is gone, say. */
+export function violatesConstraint(error: unknown, constraint: string): boolean {
+  return (
+    error instanceof QueryFailedError && (error.driverError as { constraint?: unknown })?.constraint === constraint
+  );
+}

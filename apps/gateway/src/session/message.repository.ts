@@ -4,7 +4,9 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { MoreThan, type Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { storableJson, storableText } from '../database/storable-text';
+import { violatesConstraint } from '../errors/database-errors';
 import { MessageEntity, type MessageRole } from './message.entity';
+import { sessionNotFound } from './session-not-found';
 
 export interface NewMessage {
   sessionId: string;
@@ -31,7 +33,13 @@ export class MessageRepository {
       metadata: storableJson(metadata),
     });
     // The entity as created; TypeORM's insert type refuses its jsonb field (a Record<string, unknown>).
-    await this.messages.insert(message as QueryDeepPartialEntity<MessageEntity>);
+    try {
+      await this.messages.insert(message as QueryDeepPartialEntity<MessageEntity>);
+    } catch (error) {
+      // The session was deleted (retention) between the turn's check and this write: gone, not our fault.
+      if (violatesConstraint(error, 'fk_messages_session')) throw sessionNotFound(sessionId);
+      throw error;
+    }
     return message;
   }
 

@@ -7,6 +7,7 @@ import { freshDatabase } from '../../../../test/support/postgres';
 import { eventually } from '../../../../test/support/clients';
 import { DataSource } from 'typeorm';
 import { SessionRetention } from './session-retention';
+import { MessageRepository } from './message.repository';
 
 type Backend = { name: string; env: () => Promise<Record<string, string>>; cleanup: () => void };
 
@@ -375,6 +376,10 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     expect(await allMessages(recent.id)).toHaveLength(2);
     expect(await allMessages(upgraded.id)).toHaveLength(2);
     expect(await gw.app.get(SessionRetention).sweep()).toBe(0);
+
+    // A turn that began as retention deleted its session finds it gone (404), not a failed insert (500).
+    const write = gw.app.get(MessageRepository).append({ sessionId: old.id, role: 'user', content: 'too late' });
+    await expect(write).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
   });
 
   it('keeps sessions and messages across a restart', async () => {

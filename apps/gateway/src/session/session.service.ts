@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { AppException } from '../errors/app.exception';
-import { ErrorCode } from '../errors/error-code';
 import { AgentCatalog } from './agent-catalog';
 import type { MessageEntity } from './message.entity';
 import { MessageRepository } from './message.repository';
 import type { SessionEntity } from './session.entity';
+import { sessionNotFound } from './session-not-found';
 import { SessionRepository } from './session.repository';
 import type {
   MessageDto,
@@ -67,10 +66,6 @@ export class SessionService {
     if (!session) throw sessionNotFound(id);
     return session;
   }
-}
-
-export function sessionNotFound(id: string): AppException {
-  return new AppException(ErrorCode.SESSION_NOT_FOUND, `session not found: ${id}`);
 }
 
 function toSessionDto(s: SessionEntity): SessionDto {
