@@ -32,8 +32,8 @@ export class MessageRepository {
       content: storableText(content),
       metadata: storableJson(metadata),
     });
-    // The entity as created; TypeORM's insert type refuses its jsonb field (a Record<string, unknown>).
     try {
+      // The entity as created; TypeORM's insert type refuses its jsonb field (a Record<string, unknown>).
       await this.messages.insert(message as QueryDeepPartialEntity<MessageEntity>);
     } catch (error) {
       // The session was deleted (retention) between the turn's check and this write: gone, not our fault.

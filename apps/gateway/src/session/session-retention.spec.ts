@@ -27,6 +27,25 @@ describe('SessionRetention', () => {
     expect(calls).toEqual([]);
   });
 
+  it('sweeps a minute after start, then an hour after each sweep ends, until shutdown', async () => {
+    jest.useFakeTimers();
+    try {
+      const { calls, service } = retention('30', []);
+      service.onApplicationBootstrap();
+      await jest.advanceTimersByTimeAsync(59_000);
+      expect(calls).toHaveLength(0);
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(calls).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(3_600_000);
+      expect(calls).toHaveLength(2);
+      service.onApplicationShutdown();
+      await jest.advanceTimersByTimeAsync(10 * 3_600_000);
+      expect(calls).toHaveLength(2);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('stops between batches once the application shuts down', async () => {
     const { calls, service } = retention('30', [500, 500, 500]);
     const sweeping = service.sweep();

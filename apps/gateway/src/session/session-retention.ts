@@ -24,17 +24,23 @@ export class SessionRetention implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.config.sessions.retentionDays === 0) return;
-    const sweep = () => {
-      this.sweep().catch((error: unknown) => this.logger.warn({ err: error }, 'session retention sweep failed'));
-      this.timer = setTimeout(sweep, SWEEP_EVERY_MS).unref();
-    };
-    this.timer = setTimeout(sweep, FIRST_SWEEP_AFTER_MS).unref();
+    if (this.config.sessions.retentionDays > 0) this.sweepAfter(FIRST_SWEEP_AFTER_MS);
   }
 
   onApplicationShutdown(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+  }
+
+  /** The next sweep is timed from the end of the last, so that a long one never overlaps the next. */
+  private sweepAfter(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.sweep()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'session retention sweep failed'))
+        .finally(() => {
+          if (!this.stopped) this.sweepAfter(SWEEP_EVERY_MS);
+        });
+    }, ms).unref();
   }
 
   /** Deletes every session past retention, a batch at a time; says how many. */
