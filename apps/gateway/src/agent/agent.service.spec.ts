@@ -22,8 +22,8 @@ describe('AgentService: a batch item that fails on a fault of ours', () => {
         request.query === 'breaks' ? Promise.reject(bug) : Promise.resolve(answer),
     } as unknown as AgentClient;
     const config = AppConfig.fromEnv({});
-    const cache = new AnswerCache({} as Cache, config); // never consulted: the batch says no-store
-    const service = new AgentService(client, {} as ConversationService, config, cache, {} as MetricsService);
+    const cache = new AnswerCache({} as Cache, config, {} as MetricsService); // never consulted: no-store
+    const service = new AgentService(client, {} as ConversationService, config, cache);
     const items = ['fine', 'breaks', 'fine'].map((query) => ({ agent_id: 'reference', query, options: {} }));
     const results = await service.batch(items, { userId: 'alice', requestId: 'req-1' }, 'none');
     expect(results.map((r) => ('response' in r ? r.response.answer : r.error))).toEqual([

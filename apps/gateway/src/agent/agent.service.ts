@@ -3,7 +3,6 @@ import type { QueryResponse } from '@app/contracts';
 import { AnswerCache, type CacheUse } from '../cache/answer-cache';
 import { AppConfig } from '../config/app-config';
 import { mapError, mapErrorLogged } from '../errors/all-exceptions.filter';
-import { MetricsService } from '../observability/metrics.service';
 import { ConversationService, type Turn } from '../session/conversation.service';
 import { AgentClient, type CallContext } from './agent-client';
 import type { BatchItemDto, QueryInput, QueryResponseDto } from './agent.dto';
@@ -20,7 +19,6 @@ export class AgentService {
     private readonly conversations: ConversationService,
     private readonly config: AppConfig,
     private readonly cache: AnswerCache,
-    private readonly metrics: MetricsService,
   ) {}
 
   async query(input: QueryInput, context: CallContext): Promise<QueryResponseDto> {
@@ -71,9 +69,8 @@ export class AgentService {
     const agent = this.cache.cacheableAgent(input.agent_id, input.session_id);
     if (!agent || use === 'none') return this.query(input, context);
     const key = this.cache.keyFor({ agent, userId: context.userId, query: input.query, options: input.options ?? {} });
-    const hit = use === 'lookup' ? await this.cache.get(key) : undefined;
-    this.metrics.cacheLookups.inc({ agent: agent.id, result: hit ? 'hit' : use === 'lookup' ? 'miss' : 'bypass' });
-    if (hit) return JSON.parse(hit) as QueryResponseDto;
+    const hit = await this.cache.lookup(key, agent.id, use);
+    if (hit !== undefined) return JSON.parse(hit) as QueryResponseDto;
     const answer = await this.query(input, context);
     this.cache.set(key, answer, agent.cache.ttl_ms);
     return answer;

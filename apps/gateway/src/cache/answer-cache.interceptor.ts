@@ -4,7 +4,6 @@ import { from, lastValueFrom, of, type Observable } from 'rxjs';
 import { queryRequestSchema } from '../agent/agent.dto';
 import { onClientLeft, type CallerRequest } from '../agent/call-context';
 import type { CancelSignal } from '../common/cancel-signal';
-import { MetricsService } from '../observability/metrics.service';
 import { AnswerCache, cacheUseOf } from './answer-cache';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -17,10 +16,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  */
 @Injectable()
 export class AnswerCacheInterceptor implements NestInterceptor {
-  constructor(
-    private readonly cache: AnswerCache,
-    private readonly metrics: MetricsService,
-  ) {}
+  constructor(private readonly cache: AnswerCache) {}
 
   async intercept(context: ExecutionContext, next: CallHandler<unknown>): Promise<Observable<unknown>> {
     const http = context.switchToHttp();
@@ -37,20 +33,15 @@ export class AnswerCacheInterceptor implements NestInterceptor {
     if (!input.success) return next.handle();
     const { query, options = {} } = input.data;
     const key = this.cache.keyFor({ agent, userId: request.user!.id, query, options });
-    const bypass = use === 'refresh';
-    if (!bypass) {
-      const hit = await this.cache.get(key);
-      if (hit !== undefined) {
-        this.metrics.cacheLookups.inc({ agent: agent.id, result: 'hit' });
-        void reply.header('x-cache', 'HIT').type(JSON_TYPE);
-        return of(hit);
-      }
+    const hit = await this.cache.lookup(key, agent.id, use);
+    if (hit !== undefined) {
+      void reply.header('x-cache', 'HIT').type(JSON_TYPE);
+      return of(hit);
     }
-    this.metrics.cacheLookups.inc({ agent: agent.id, result: bypass ? 'bypass' : 'miss' });
     // Every caller gets the JSON text just stored, like a hit.
     void reply.header('x-cache', 'MISS').type(JSON_TYPE);
     const load = async () => this.cache.set(key, await lastValueFrom(next.handle()), agent.cache.ttl_ms);
-    if (bypass) return from(load());
+    if (use === 'refresh') return from(load());
     const shared = (signal: CancelSignal) => {
       request.sharedCallSignal = signal; // the agent call outlives this caller while others wait for it
       return load();

@@ -2,6 +2,7 @@ import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { AppConfig } from '../config/app-config';
 import { CancelSignal } from '../common/cancel-signal';
+import type { MetricsService } from '../observability/metrics.service';
 import { AnswerCache } from './answer-cache';
 import { inProcessTier, type InProcessLru } from './in-process-lru';
 
@@ -12,7 +13,7 @@ const config = AppConfig.fromEnv({
   ]),
 });
 const [agent, shared] = config.agents;
-const cache = new AnswerCache({} as Cache, config);
+const cache = new AnswerCache({} as Cache, config, {} as MetricsService);
 const key = (query: string, options: Record<string, unknown> = {}, userId = 'alice', on = agent) =>
   cache.keyFor({ agent: on, userId, query, options });
 
@@ -49,7 +50,7 @@ describe('AnswerCache tiers', () => {
   const shared = new Keyv();
   const replica = () => {
     const local = inProcessTier(config.cache);
-    return { local, cache: new AnswerCache(createCache({ stores: [local, shared] }), config) };
+    return { local, cache: new AnswerCache(createCache({ stores: [local, shared] }), config, {} as MetricsService) };
   };
   const lruOf = (local: Keyv) => (local.opts.store as unknown as InProcessLru).lru;
   const answerKey = key('what is a circuit breaker?');

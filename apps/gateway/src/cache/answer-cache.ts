@@ -6,6 +6,7 @@ import { CancelSignal } from '../common/cancel-signal';
 import { throttledWarning } from '../common/throttled-warning';
 import { AppConfig } from '../config/app-config';
 import type { AgentDefinition } from '../config/env.schema';
+import { MetricsService } from '../observability/metrics.service';
 
 /** A run of whitespace, or whitespace other than a plain space: what normalising a question folds. */
 const WHITESPACE_TO_FOLD = /\s{2,}|[^\S ]/;
@@ -52,6 +53,7 @@ export class AnswerCache {
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
     private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {
     for (const agent of config.agents) {
       this.versions.set(agent.id, hash('sha256', JSON.stringify(agent), 'hex').slice(0, 16));
@@ -84,6 +86,17 @@ export class AnswerCache {
       'base64url',
     );
     return `answer:${agent.id}:${digest}`;
+  }
+
+  /**
+   * The cached answer's JSON text, when `use` lets the cache be looked in and it holds one; every lookup
+   * is counted by its result (hit, miss, or bypass for `no-cache`). For the query route and batch items.
+   */
+  async lookup(key: string, agentId: string, use: CacheUse): Promise<string | undefined> {
+    const hit = use === 'lookup' ? await this.get(key) : undefined;
+    const result = hit !== undefined ? 'hit' : use === 'lookup' ? 'miss' : 'bypass';
+    this.metrics.cacheLookups.inc({ agent: agentId, result });
+    return hit;
   }
 
   /**
