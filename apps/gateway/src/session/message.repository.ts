@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { MoreThan, type Repository } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { insertCreated } from '../database/insert-created';
 import { storableJson, storableText } from '../database/storable-text';
 import { violatesConstraint } from '../errors/database-errors';
 import { MessageEntity, type MessageRole } from './message.entity';
@@ -19,11 +19,7 @@ export interface NewMessage {
 export class MessageRepository {
   constructor(@InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>) {}
 
-  /**
-   * Stores an agent's text as it can: U+0000 and unpaired surrogates become U+FFFD, rather than lose the
-   * turn. One INSERT (its seq and created_at read back): `save` would first SELECT the new id, in a
-   * transaction of its own, four round trips where one does.
-   */
+  /** Stores an agent's text as it can: U+0000 and unpaired surrogates become U+FFFD, rather than lose the turn. */
   async append({ sessionId, role, content, metadata = {} }: NewMessage): Promise<MessageEntity> {
     const message = this.messages.create({
       id: randomUUID(),
@@ -33,14 +29,12 @@ export class MessageRepository {
       metadata: storableJson(metadata),
     });
     try {
-      // The entity as created; TypeORM's insert type refuses its jsonb field (a Record<string, unknown>).
-      await this.messages.insert(message as QueryDeepPartialEntity<MessageEntity>);
+      return await insertCreated(this.messages, message);
     } catch (error) {
       // The session was deleted (retention) between the turn's check and this write: gone, not our fault.
       if (violatesConstraint(error, 'fk_messages_session')) throw sessionNotFound(sessionId);
       throw error;
     }
-    return message;
   }
 
   /** Oldest first, after the cursor (a message seq), one more than asked to know if a page follows. */

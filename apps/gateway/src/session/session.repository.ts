@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { insertCreated } from '../database/insert-created';
 import type { SessionsPage } from './session.dto';
 import { SessionEntity } from './session.entity';
 
@@ -10,19 +10,9 @@ import { SessionEntity } from './session.entity';
 export class SessionRepository {
   constructor(@InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>) {}
 
-  /** One INSERT, its defaults read back (`save` would SELECT the new id first, in a transaction). */
-  async create(userId: string, agentId: string, context: Record<string, unknown>): Promise<SessionEntity> {
-    const session = this.sessions.create({
-      id: randomUUID(),
-      userId,
-      agentId,
-      context,
-      state: 'active',
-      closedAt: null,
-    });
-    // The entity as created; TypeORM's insert type refuses its jsonb field (a Record<string, unknown>).
-    await this.sessions.insert(session as QueryDeepPartialEntity<SessionEntity>);
-    return session;
+  create(userId: string, agentId: string, context: Record<string, unknown>): Promise<SessionEntity> {
+    const session = { id: randomUUID(), userId, agentId, context, state: 'active' as const, closedAt: null };
+    return insertCreated(this.sessions, this.sessions.create(session));
   }
 
   /**
