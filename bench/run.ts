@@ -236,6 +236,7 @@ async function breakerRejections(calls: number): Promise<number[]> {
         options: {},
         history: [],
         request_id: 'bench',
+        context_json: '',
       },
       context,
     );

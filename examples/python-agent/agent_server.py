@@ -29,8 +29,13 @@ def log(msg, **fields):
     print(json.dumps({"level": "info", "service": "python-agent", "msg": msg, **fields}), flush=True)
 
 
+def session_context(request):
+    """The session's context (POST /api/v1/session's `context`) as a dict; empty outside a session."""
+    return json.loads(request.context_json) if request.context_json else {}
+
+
 class KeywordAgent:
-    """A tiny stand-in for a real agent: answers from a few notes by keyword overlap."""
+    """A tiny stand-in for a real agent: answers by keyword overlap from a few notes and the session's `notes`."""
 
     NOTES = {
         "deadline": "Every agent call carries a deadline; past it the gateway answers 504.",
@@ -38,9 +43,13 @@ class KeywordAgent:
         "python": "This agent is written in Python with grpcio and speaks proto/agent.proto.",
     }
 
-    def answer(self, query, history, options):
+    def answer(self, query, history, options, context):
+        extra = context.get("notes")  # the context is the client's JSON: use only what has the expected shape
+        if not isinstance(extra, dict):
+            extra = {}
+        notes = {**self.NOTES, **{key: text for key, text in extra.items() if isinstance(text, str)}}
         words = set(query.lower().split())
-        hits = [(key, text) for key, text in self.NOTES.items() if key in words or any(key in w for w in words)]
+        hits = [(key, text) for key, text in notes.items() if key in words or any(key in w for w in words)]
         if not hits:
             hits = [("python", self.NOTES["python"])]
         text = " ".join(t for _, t in hits)
@@ -50,9 +59,9 @@ class KeywordAgent:
         usage = agent_pb2.Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
         return text, sources, usage
 
-    def stream(self, query, history, options):
+    def stream(self, query, history, options, context):
         """Yields the answer piece by piece, then one final (sources, usage) tuple."""
-        text, sources, usage = self.answer(query, history, options)
+        text, sources, usage = self.answer(query, history, options, context)
         for word in text.split(" "):
             yield word + " "
         yield (sources, usage)
@@ -74,7 +83,8 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         request_id = self._track(context)
         try:
             started = time.monotonic()
-            text, sources, usage = self.agent.answer(request.query, request.history, dict(request.options))
+            session = session_context(request)
+            text, sources, usage = self.agent.answer(request.query, request.history, dict(request.options), session)
             return agent_pb2.QueryResponse(
                 id=str(uuid.uuid4()),
                 answer=text,
@@ -100,7 +110,8 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         sent = 0
         try:
             gap = float(request.options.get("py_gap_s", self.gap))
-            for piece in self.agent.stream(request.query, request.history, dict(request.options)):
+            session = session_context(request)
+            for piece in self.agent.stream(request.query, request.history, dict(request.options), session):
                 # The gateway cancels the call when its client cancels or goes away: stop working.
                 if cancelled.is_set() or not context.is_active():
                     log("cancelled", method="StreamQuery", request_id=request_id, sent=sent)

@@ -93,6 +93,7 @@ function streamFrom(
         options,
         history: [],
         request_id: 'agent-streams',
+        context_json: '',
       },
       { userId: 'u', requestId: 'agent-streams', signal },
       { firstChunkMs, idleMs: 10_000, maxDurationMs: 60_000 },
@@ -160,7 +161,15 @@ describe('a mass cancel of agent streams', () => {
 
     const answer = await client.query(
       'ref',
-      { session_id: '', agent_id: 'ref', query: 'retries', options: {}, history: [], request_id: 'after' },
+      {
+        session_id: '',
+        agent_id: 'ref',
+        query: 'retries',
+        options: {},
+        history: [],
+        request_id: 'after',
+        context_json: '',
+      },
       { userId: 'u', requestId: 'after' },
     );
     expect(answer.answer.length).toBeGreaterThan(0);

@@ -62,6 +62,29 @@ describe('the gateway with the Python agent', () => {
     expect(await eventually(() => /"msg": "cancelled".*"request_id": "py-cancel-1"/.test(output()), 3000)).toBe(true);
   });
 
+  it("answers in a session from the session's context, unary and streamed", async () => {
+    const post = (path: string, body: object) =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const refunds = 'Refunds are paid back within five working days.';
+    const created = await post('/api/v1/session', { agent_id: 'py', context: { notes: { refund: refunds } } });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const query = { agent_id: 'py', session_id: id, query: 'how do refunds work?' };
+
+    const answered = await post('/api/v1/agent/query', query);
+    expect(answered.status).toBe(200);
+    expect(await answered.json()).toMatchObject({ answer: refunds, sources: [{ id: 'refund', content: refunds }] });
+    const { events } = await readSse(await sseRequest(base, token, { ...query, options: { py_gap_s: 0 } }));
+    expect((events.at(-1)!.json() as { answer: string }).answer.trim()).toBe(refunds);
+    // The note is the session's own: the same question outside it does not find it.
+    const outside = await post('/api/v1/agent/query', { agent_id: 'py', query: query.query });
+    expect(((await outside.json()) as { answer: string }).answer).not.toContain(refunds);
+  });
+
   it('is ready when the Python agent answers grpc.health.v1', async () => {
     const res = await fetch(`${base}/health/ready`);
     expect(res.status).toBe(200);

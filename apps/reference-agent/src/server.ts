@@ -39,6 +39,8 @@ export interface CallLogEntry {
   /** How many earlier messages the gateway sent with the request, and their roles in order. */
   history_messages: number;
   history_roles: HistoryRole[];
+  /** The top-level keys of the session's context the gateway sent (its values stay out of the log). */
+  context_keys: string[];
   traceparent: string;
 }
 
@@ -51,6 +53,16 @@ export interface AgentStats {
 }
 
 type GrpcFailure = Partial<grpc.StatusObject>;
+
+/** The top-level keys of a session's context as the gateway sends it: a JSON object as text, empty outside one. */
+function contextKeys(json: string | undefined): string[] {
+  try {
+    const context: unknown = JSON.parse(json || '{}');
+    return context !== null && typeof context === 'object' ? Object.keys(context) : [];
+  } catch {
+    return [];
+  }
+}
 
 const SERVICE_NAME = 'agent.AgentService';
 
@@ -133,7 +145,9 @@ export class ReferenceAgentServer {
     const started = Date.now();
     const requestId = String(call.metadata.get(METADATA_REQUEST_ID)[0] ?? '');
     const traceparent = String(call.metadata.get('traceparent')[0] ?? '');
-    const history = (call.request as Partial<QueryRequest> | undefined)?.history ?? [];
+    const request = call.request as Partial<QueryRequest> | undefined;
+    const history = request?.history ?? [];
+    const keys = contextKeys(request?.context_json);
     const controller = new AbortController();
     this.counters.active += 1;
     this.counters.total += 1;
@@ -158,6 +172,7 @@ export class ReferenceAgentServer {
           duration_ms: Date.now() - started,
           history_messages: history.length,
           history_roles: history.map((m) => m.role),
+          context_keys: keys,
           traceparent,
         });
       },

@@ -19,7 +19,7 @@ DESCRIPTOR = _descriptor.FileDescriptor(
   name='agent.proto',
   package='agent',
   syntax='proto3',
-  serialized_pb=_b('\n\x0b\x61gent.proto\x12\x05\x61gent\"\xe2\x01\n\x0cQueryRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\r\n\x05query\x18\x03 \x01(\t\x12\x31\n\x07options\x18\x04 \x03(\x0b\x32 .agent.QueryRequest.OptionsEntry\x12&\n\x07history\x18\x05 \x03(\x0b\x32\x15.agent.HistoryMessage\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"/\n\x0eHistoryMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"|\n\rQueryResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x1e\n\x07sources\x18\x03 \x03(\x0b\x32\r.agent.Source\x12\x1b\n\x05usage\x18\x04 \x01(\x0b\x32\x0c.agent.Usage\x12\x12\n\nlatency_ms\x18\x05 \x01(\x03\"v\n\nQueryChunk\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x63hunk\x18\x02 \x01(\t\x12\x10\n\x08is_final\x18\x03 \x01(\x08\x12\x1b\n\x05usage\x18\x04 \x01(\x0b\x32\x0c.agent.Usage\x12\x1e\n\x07sources\x18\x05 \x03(\x0b\x32\r.agent.Source\"P\n\x06Source\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x0b\n\x03uri\x18\x05 \x01(\t\"O\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x05\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\x05\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x05\":\n\x11\x42\x61tchQueryRequest\x12%\n\x08requests\x18\x01 \x03(\x0b\x32\x13.agent.QueryRequest\">\n\x12\x42\x61tchQueryResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.agent.BatchQueryResult\"a\n\x10\x42\x61tchQueryResult\x12&\n\x08response\x18\x01 \x01(\x0b\x32\x14.agent.QueryResponse\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.agent.BatchQueryError\"0\n\x0f\x42\x61tchQueryError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t2\xbe\x01\n\x0c\x41gentService\x12\x32\n\x05Query\x12\x13.agent.QueryRequest\x1a\x14.agent.QueryResponse\x12\x37\n\x0bStreamQuery\x12\x13.agent.QueryRequest\x1a\x11.agent.QueryChunk0\x01\x12\x41\n\nBatchQuery\x12\x18.agent.BatchQueryRequest\x1a\x19.agent.BatchQueryResponseb\x06proto3')
+  serialized_pb=_b('\n\x0b\x61gent.proto\x12\x05\x61gent\"\xf8\x01\n\x0cQueryRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\r\n\x05query\x18\x03 \x01(\t\x12\x31\n\x07options\x18\x04 \x03(\x0b\x32 .agent.QueryRequest.OptionsEntry\x12&\n\x07history\x18\x05 \x03(\x0b\x32\x15.agent.HistoryMessage\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x14\n\x0c\x63ontext_json\x18\x07 \x01(\t\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"/\n\x0eHistoryMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"|\n\rQueryResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x1e\n\x07sources\x18\x03 \x03(\x0b\x32\r.agent.Source\x12\x1b\n\x05usage\x18\x04 \x01(\x0b\x32\x0c.agent.Usage\x12\x12\n\nlatency_ms\x18\x05 \x01(\x03\"v\n\nQueryChunk\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x63hunk\x18\x02 \x01(\t\x12\x10\n\x08is_final\x18\x03 \x01(\x08\x12\x1b\n\x05usage\x18\x04 \x01(\x0b\x32\x0c.agent.Usage\x12\x1e\n\x07sources\x18\x05 \x03(\x0b\x32\r.agent.Source\"P\n\x06Source\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x0b\n\x03uri\x18\x05 \x01(\t\"O\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x05\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\x05\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x05\":\n\x11\x42\x61tchQueryRequest\x12%\n\x08requests\x18\x01 \x03(\x0b\x32\x13.agent.QueryRequest\">\n\x12\x42\x61tchQueryResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.agent.BatchQueryResult\"a\n\x10\x42\x61tchQueryResult\x12&\n\x08response\x18\x01 \x01(\x0b\x32\x14.agent.QueryResponse\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.agent.BatchQueryError\"0\n\x0f\x42\x61tchQueryError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t2\xbe\x01\n\x0c\x41gentService\x12\x32\n\x05Query\x12\x13.agent.QueryRequest\x1a\x14.agent.QueryResponse\x12\x37\n\x0bStreamQuery\x12\x13.agent.QueryRequest\x1a\x11.agent.QueryChunk0\x01\x12\x41\n\nBatchQuery\x12\x18.agent.BatchQueryRequest\x1a\x19.agent.BatchQueryResponseb\x06proto3')
 )
 
 
@@ -58,8 +58,8 @@ _QUERYREQUEST_OPTIONSENTRY = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=203,
-  serialized_end=249,
+  serialized_start=225,
+  serialized_end=271,
 )
 
 _QUERYREQUEST = _descriptor.Descriptor(
@@ -111,6 +111,13 @@ _QUERYREQUEST = _descriptor.Descriptor(
       message_type=None, enum_type=None, containing_type=None,
       is_extension=False, extension_scope=None,
       options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='context_json', full_name='agent.QueryRequest.context_json', index=6,
+      number=7, type=9, cpp_type=9, label=1,
+      has_default_value=False, default_value=_b("").decode('utf-8'),
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
   ],
   extensions=[
   ],
@@ -124,7 +131,7 @@ _QUERYREQUEST = _descriptor.Descriptor(
   oneofs=[
   ],
   serialized_start=23,
-  serialized_end=249,
+  serialized_end=271,
 )
 
 
@@ -161,8 +168,8 @@ _HISTORYMESSAGE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=251,
-  serialized_end=298,
+  serialized_start=273,
+  serialized_end=320,
 )
 
 
@@ -220,8 +227,8 @@ _QUERYRESPONSE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=300,
-  serialized_end=424,
+  serialized_start=322,
+  serialized_end=446,
 )
 
 
@@ -279,8 +286,8 @@ _QUERYCHUNK = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=426,
-  serialized_end=544,
+  serialized_start=448,
+  serialized_end=566,
 )
 
 
@@ -338,8 +345,8 @@ _SOURCE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=546,
-  serialized_end=626,
+  serialized_start=568,
+  serialized_end=648,
 )
 
 
@@ -383,8 +390,8 @@ _USAGE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=628,
-  serialized_end=707,
+  serialized_start=650,
+  serialized_end=729,
 )
 
 
@@ -414,8 +421,8 @@ _BATCHQUERYREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=709,
-  serialized_end=767,
+  serialized_start=731,
+  serialized_end=789,
 )
 
 
@@ -445,8 +452,8 @@ _BATCHQUERYRESPONSE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=769,
-  serialized_end=831,
+  serialized_start=791,
+  serialized_end=853,
 )
 
 
@@ -483,8 +490,8 @@ _BATCHQUERYRESULT = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=833,
-  serialized_end=930,
+  serialized_start=855,
+  serialized_end=952,
 )
 
 
@@ -521,8 +528,8 @@ _BATCHQUERYERROR = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=932,
-  serialized_end=980,
+  serialized_start=954,
+  serialized_end=1002,
 )
 
 _QUERYREQUEST_OPTIONSENTRY.containing_type = _QUERYREQUEST
@@ -636,8 +643,8 @@ _AGENTSERVICE = _descriptor.ServiceDescriptor(
   file=DESCRIPTOR,
   index=0,
   options=None,
-  serialized_start=983,
-  serialized_end=1173,
+  serialized_start=1005,
+  serialized_end=1195,
   methods=[
   _descriptor.MethodDescriptor(
     name='Query',

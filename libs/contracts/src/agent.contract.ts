@@ -14,6 +14,8 @@ export interface QueryRequest {
   options: Record<string, string>;
   history: HistoryMessage[];
   request_id: string;
+  /** The session's context as JSON text; empty outside a session. */
+  context_json: string;
 }
 
 export interface Source {

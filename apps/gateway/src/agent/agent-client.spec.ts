@@ -4,7 +4,15 @@ import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../observability/metrics.service';
 import { AgentClient } from './agent-client';
 
-const request = { session_id: '', agent_id: 'down', query: 'q', options: {}, history: [], request_id: 'r' };
+const request = {
+  session_id: '',
+  agent_id: 'down',
+  query: 'q',
+  options: {},
+  history: [],
+  request_id: 'r',
+  context_json: '',
+};
 
 describe('AgentClient', () => {
   let client: AgentClient;

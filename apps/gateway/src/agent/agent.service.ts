@@ -29,11 +29,7 @@ export class AgentService {
     const elapsed = () => Math.round(performance.now() - started);
     let response: QueryResponse;
     try {
-      response = await this.client.query(
-        input.agent_id,
-        toAgentRequest(input, context.requestId, turn?.history),
-        context,
-      );
+      response = await this.client.query(input.agent_id, toAgentRequest(input, context.requestId, turn), context);
     } catch (error) {
       if (turn) await this.recordFailure(turn, error, elapsed());
       throw error;

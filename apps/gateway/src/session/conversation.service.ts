@@ -13,6 +13,8 @@ export interface Turn {
   requestId: string;
   /** Earlier messages for the agent, oldest first, bounded by count and size. */
   history: HistoryMessage[];
+  /** The session's context for the agent, as JSON text. */
+  contextJson: string;
 }
 
 export interface CompletedAnswer {
@@ -48,7 +50,13 @@ export class ConversationService {
       content: query,
       metadata: { request_id: requestId },
     });
-    return { sessionId, userMessageId: userMessage.id, requestId, history };
+    return {
+      sessionId,
+      userMessageId: userMessage.id,
+      requestId,
+      history,
+      contextJson: JSON.stringify(session.context),
+    };
   }
 
   async complete(turn: Turn, answer: CompletedAnswer): Promise<void> {

@@ -165,6 +165,26 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     expect(agent.calls.at(-1)).toMatchObject({ method: 'Query', history_messages: 2 });
   });
 
+  it("sends the session's context to the agent with every query into it: unary, batch item and stream", async () => {
+    const context = { locale: 'de', tenant: { id: 7 } };
+    const { id } = await newSession(alice, { agent_id: 'reference', context });
+    const inSession = { agent_id: 'reference', session_id: id, query: 'what is a deadline?' };
+    expect((await ask(id, 'what is a deadline?')).statusCode).toBe(200);
+    expect((await call('POST', '/api/v1/agent/batch', alice, { requests: [inSession] })).statusCode).toBe(200);
+    const stream = await call('POST', '/api/v1/agent/stream', alice, inSession);
+    expect(stream.body).toContain('event: done');
+    const [unary, batched, streamed] = agent.calls.slice(-3);
+    expect([unary.method, batched.method, streamed.method]).toEqual(['Query', 'Query', 'StreamQuery']);
+    for (const entry of [unary, batched, streamed]) expect(entry.context_keys).toEqual(['locale', 'tenant']);
+
+    // Outside a session, and in a session created without one, the agent gets no context.
+    const outside = await call('POST', '/api/v1/agent/query', alice, { agent_id: 'reference', query: 'deadlines' });
+    expect(outside.statusCode).toBe(200);
+    expect(agent.calls.at(-1)!.context_keys).toEqual([]);
+    expect((await ask((await newSession()).id, 'what is a deadline?')).statusCode).toBe(200);
+    expect(agent.calls.at(-1)!.context_keys).toEqual([]);
+  });
+
   it('says in updated_at when a query last went into the session', async () => {
     const session = (await call('POST', '/api/v1/session', alice, { agent_id: 'reference' })).json<SessionJson>();
     expect(session.updated_at).toBe(session.created_at);

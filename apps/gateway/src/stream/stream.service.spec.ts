@@ -12,7 +12,13 @@ import { StreamService } from './stream.service';
 import type { StreamQuota } from './stream-quota';
 
 const caller = { userId: 'user-1', requestId: 'req-1' };
-const turn: Turn = { sessionId: 'session-1', userMessageId: 'message-1', requestId: 'req-1', history: [] };
+const turn: Turn = {
+  sessionId: 'session-1',
+  userMessageId: 'message-1',
+  requestId: 'req-1',
+  history: [],
+  contextJson: '{}',
+};
 const answer: StreamResult = { answer: 'hello', sources: [], usage: null };
 
 /** A StreamService whose agent call ends as `outcome` says, in a session whose store does what `store` says. */

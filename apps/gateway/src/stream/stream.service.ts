@@ -103,7 +103,7 @@ export class StreamService {
     this.agents
       .stream(
         input.agent_id,
-        toAgentRequest(input, requestId, turn?.history),
+        toAgentRequest(input, requestId, turn),
         { userId: caller.userId, requestId, traceparent: caller.traceparent, signal },
         this.timeouts,
         {
