@@ -1,14 +1,13 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { AppConfig, type DatabaseConfig } from '../config/app-config';
 import { AgentRecord } from '../agent/agent-record.entity';
 import { freshDatabase } from '../../../../test/support/postgres';
+import { runNpmScript } from '../../../../test/support/npm-script';
 import { openDatabase } from './data-source';
 
 function databaseConfig(env: Record<string, string>): DatabaseConfig {
@@ -127,19 +126,7 @@ describe('the Postgres server pool', () => {
 });
 
 describe('the migration commands (npm run migration:*)', () => {
-  const root = join(__dirname, '../../../..');
-  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
-    .scripts;
-  /** A package.json script as npm runs it, without its build step (the tests run on a build already). */
-  const run = async (name: string, databaseUrl: string) => {
-    const command = scripts[name].replace(/^npm run build --silent && /, '');
-    const env = {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}`,
-    };
-    return (await promisify(execFile)('sh', ['-c', command], { cwd: root, env })).stdout;
-  };
+  const run = (name: string, databaseUrl: string) => runNpmScript(name, { DATABASE_URL: databaseUrl });
 
   it('run every migration, revert the last and run it again, on a Postgres server', async () => {
     const url = await freshDatabase('agent_gateway_test_migration_cli');

@@ -13,6 +13,9 @@ export const ENTITIES = [AgentRecord, SessionEntity, MessageEntity];
 
 const PG_INT8_OID = 20;
 
+/** Where the embedded database keeps its files inside DATA_DIR. */
+export const embeddedDatabaseDir = (dataDir: string) => join(dataDir, 'pgdata');
+
 /**
  * The one DataSource definition, for the app and for `npm run migration:*`.
  * With a URL: a pooled Postgres server with connect and statement timeouts.
@@ -44,7 +47,10 @@ export async function createDataSource(config: DatabaseConfig): Promise<DataSour
   const unlock = await lockDataDir(config.dataDir);
   try {
     // int8 as text, as pg returns it, so one transformer serves both modes.
-    const db = await PGlite.create({ dataDir: join(config.dataDir, 'pgdata'), parsers: { [PG_INT8_OID]: (v) => v } });
+    const db = await PGlite.create({
+      dataDir: embeddedDatabaseDir(config.dataDir),
+      parsers: { [PG_INT8_OID]: (v) => v },
+    });
     return new DataSource({ ...common, driver: pgliteDriver(db, unlock) } satisfies DataSourceOptions);
   } catch (error) {
     await unlock();

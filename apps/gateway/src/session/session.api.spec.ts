@@ -8,6 +8,9 @@ import { eventually } from '../../../../test/support/clients';
 import { DataSource } from 'typeorm';
 import { SessionRetention } from './session-retention';
 import { MessageRepository } from './message.repository';
+import { SessionRepository } from './session.repository';
+import { eraseUser } from './user-erasure';
+import { runNpmScript } from '../../../../test/support/npm-script';
 
 type Backend = { name: string; env: () => Promise<Record<string, string>>; cleanup: () => void };
 
@@ -401,6 +404,41 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     const write = gw.app.get(MessageRepository).append({ sessionId: old.id, role: 'user', content: 'too late' });
     await expect(write).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
   });
+
+  it("erases a user's sessions with their messages, a batch at a time, and nothing of anyone else's", async () => {
+    const erin = await gw.tokenFor('erin');
+    const hers = [await newSession(erin), await newSession(erin), await newSession(erin)];
+    for (const { id } of hers) expect((await ask(id, 'what is a deadline?', erin)).statusCode).toBe(200);
+    const bobs = await newSession(bob);
+    await ask(bobs.id, 'what is a deadline?', bob);
+    const sessions = gw.app.get(SessionRepository);
+
+    expect(await eraseUser(sessions, 'erin', { dryRun: true })).toEqual({ sessions: 3, messages: 6 });
+    expect(await allMessages(hers[0].id, erin)).toHaveLength(2);
+    expect(await eraseUser(sessions, 'erin', { batch: 2 })).toEqual({ sessions: 3, messages: 6 });
+    for (const { id } of hers) expect((await call('GET', `/api/v1/session/${id}`, erin)).statusCode).toBe(404);
+    expect((await call('GET', '/api/v1/session', erin)).json()).toEqual({ sessions: [], next_cursor: null });
+    expect(await allMessages(bobs.id, bob)).toHaveLength(2);
+    expect(await eraseUser(sessions, 'erin')).toEqual({ sessions: 0, messages: 0 });
+  });
+
+  it('erases with `npm run erase-user`, on the database the environment names', async () => {
+    const frank = await gw.tokenFor('frank');
+    const { id } = await newSession(frank);
+    await ask(id, 'what is a deadline?', frank);
+    await gw.close(); // the embedded database is one process's at a time
+    try {
+      expect(await runNpmScript('erase-user', env, '--sub', 'frank', '--dry-run')).toBe(
+        'would delete 1 session and 2 messages of "frank" (dry run)\n',
+      );
+      expect(await runNpmScript('erase-user', env, '--sub', 'frank')).toBe(
+        'deleted 1 session and 2 messages of "frank"\n',
+      );
+    } finally {
+      gw = await createTestGateway(agents(), env);
+    }
+    expect((await call('GET', `/api/v1/session/${id}`, frank)).statusCode).toBe(404);
+  }, 60_000);
 
   it('keeps sessions and messages across a restart', async () => {
     const { id } = await newSession();

@@ -6,6 +6,12 @@ import { insertCreated } from '../database/insert-created';
 import type { SessionsPage } from './session.dto';
 import { SessionEntity } from './session.entity';
 
+/** How much of one user's data there is, or was deleted. */
+export interface UserDataCount {
+  sessions: number;
+  messages: number;
+}
+
 @Injectable()
 export class SessionRepository {
   constructor(@InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>) {}
@@ -65,6 +71,33 @@ export class SessionRepository {
       [days, batch],
     );
     return deleted;
+  }
+
+  /** How many sessions and messages a user has. */
+  async countOfUser(userId: string): Promise<UserDataCount> {
+    const [count] = await this.sessions.query<[UserDataCount]>(
+      `SELECT count(*)::int AS sessions,
+              (SELECT count(*)::int FROM messages WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)) AS messages
+       FROM sessions WHERE user_id = $1`,
+      [userId],
+    );
+    return count;
+  }
+
+  /**
+   * Deletes up to `batch` of a user's sessions with their messages (ON DELETE CASCADE), and says how
+   * many of each: the messages are counted in the statement's snapshot, before the cascade removes them.
+   */
+  async deleteOfUser(userId: string, batch: number): Promise<UserDataCount> {
+    const [count] = await this.sessions.query<[UserDataCount]>(
+      `WITH gone AS (
+         DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE user_id = $1 LIMIT $2) RETURNING id
+       )
+       SELECT (SELECT count(*)::int FROM gone) AS sessions,
+              (SELECT count(*)::int FROM messages WHERE session_id IN (SELECT id FROM gone)) AS messages`,
+      [userId, batch],
+    );
+    return count;
   }
 
   /** Marks the session as updated now: its `updated_at` says when it was last used. */
