@@ -1,6 +1,6 @@
 import { Metadata, connectivityState, status as GrpcStatus } from '@grpc/grpc-js';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { METADATA_REQUEST_ID, type QueryRequest, type QueryResponse } from '@app/contracts';
+import { METADATA_REQUEST_ID, type QueryRequest, type QueryResponse, type Usage } from '@app/contracts';
 import type { CancelSignal } from '../common/cancel-signal';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../observability/metrics.service';
@@ -175,12 +175,17 @@ export class AgentClient implements OnApplicationShutdown {
     for (const backend of this.backends.values()) for (const target of backend.targets) target.close();
   }
 
-  /** Observes an attempt's duration under its gRPC outcome (OK, UNAVAILABLE, ...). */
-  private timed<T>(target: AgentTarget, method: string, attempt: () => Promise<T>): Promise<T> {
+  /** Observes an attempt's duration under its gRPC outcome (OK, UNAVAILABLE, ...), and its tokens. */
+  private timed<T extends { usage: Usage | null }>(
+    target: AgentTarget,
+    method: string,
+    attempt: () => Promise<T>,
+  ): Promise<T> {
     const stop = this.metrics.agentCallDuration.startTimer({ agent: target.agentId, target: target.address, method });
     return attempt().then(
       (result) => {
         stop({ code: 'OK' });
+        this.metrics.countTokens(target.agentId, result.usage);
         return result;
       },
       (error: unknown) => {

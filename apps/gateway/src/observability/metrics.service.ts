@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Usage } from '@app/contracts';
 import type { BreakerState } from '../agent/target-breaker';
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -22,6 +23,13 @@ export class MetricsService {
     help: 'Agent calls (each attempt) by agent, target, method and gRPC outcome',
     labelNames: ['agent', 'target', 'method', 'code'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  readonly agentTokens = new Counter({
+    name: 'gateway_agent_tokens_total',
+    help: 'Tokens agents reported in their usage, by agent and kind (prompt, completion); cache hits spend none',
+    labelNames: ['agent', 'kind'] as const,
     registers: [this.registry],
   });
 
@@ -75,6 +83,13 @@ export class MetricsService {
   /** The gauge is read at scrape time from whoever knows the count. */
   countStreamsWith(count: () => number): void {
     this.countActiveStreams = count;
+  }
+
+  /** The tokens an agent's answer says it used (usage is optional in the contract). */
+  countTokens(agent: string, usage: Usage | null | undefined): void {
+    if (!usage) return;
+    if (usage.prompt_tokens > 0) this.agentTokens.inc({ agent, kind: 'prompt' }, usage.prompt_tokens);
+    if (usage.completion_tokens > 0) this.agentTokens.inc({ agent, kind: 'completion' }, usage.completion_tokens);
   }
 
   setBreaker(agent: string, target: string, state: BreakerState): void {

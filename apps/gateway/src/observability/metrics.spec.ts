@@ -63,4 +63,36 @@ describe('GET /metrics', () => {
     expect(text).toContain('gateway_rate_limited_total');
     expect(text).toContain('gateway_process_resident_memory_bytes');
   });
+
+  it('counts the tokens agents report, unary and streamed, and none for an answer from the cache', async () => {
+    const token = await gw.tokenFor('alice');
+    const post = (url: string, body: object) =>
+      gw.app.inject({
+        method: 'POST',
+        url,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        payload: JSON.stringify(body),
+      });
+    const tokens = async () => {
+      const text = (await gw.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const count = (kind: string) => {
+        const line = new RegExp(`^gateway_agent_tokens_total\\{agent="reference",kind="${kind}"\\} (\\d+)`, 'm');
+        return Number(line.exec(text)?.[1] ?? 0);
+      };
+      return { prompt: count('prompt'), completion: count('completion') };
+    };
+    const before = await tokens();
+    const body = { agent_id: 'reference', query: `tokens ${randomUUID()}` };
+    const { usage } = (await post('/api/v1/agent/query', body)).json<{ usage: Record<string, number> }>();
+    await post('/api/v1/agent/query', body); // a cache hit
+    const streamed = await post('/api/v1/agent/stream', { ...body, query: `${body.query} streamed` });
+    const done = /event: done\ndata: (.*)\n/.exec(streamed.body)![1];
+    const streamedUsage = (JSON.parse(done) as { usage: Record<string, number> }).usage;
+
+    expect(usage.prompt_tokens).toBeGreaterThan(0);
+    expect(await tokens()).toEqual({
+      prompt: before.prompt + usage.prompt_tokens + streamedUsage.prompt_tokens,
+      completion: before.completion + usage.completion_tokens + streamedUsage.completion_tokens,
+    });
+  });
 });
