@@ -95,6 +95,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     // Answers belong to their caller and probes to their moment: no cache, a browser's own included,
     // keeps one (RFC 9111 §5.2.2.5; shared caches must not store authorized responses anyway).
     void reply.header('cache-control', 'no-store');
+    // Every answer is JSON: a browser must not guess otherwise from content a client put in it.
+    void reply.header('x-content-type-options', 'nosniff');
     done();
   });
   useJsonErrorsWithOurCodes(fastify);

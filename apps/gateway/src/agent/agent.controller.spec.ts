@@ -51,7 +51,7 @@ describe('AgentController through the real pipeline', () => {
       expect(body.usage.total_tokens).toBeGreaterThan(0);
     });
 
-    it("tells every cache, a browser's own included, to keep no answer, error or probe", async () => {
+    it("tells every cache, a browser's own included, to keep no answer, error or probe, and browsers not to sniff", async () => {
       const responses = [
         await post('/api/v1/agent/query', { agent_id: 'reference', query: 'what is a deadline?' }),
         await post('/api/v1/agent/query', { agent_id: 'reference', query: 'hi' }, { authorization: '' }),
@@ -59,7 +59,10 @@ describe('AgentController through the real pipeline', () => {
         await gw.app.inject({ method: 'GET', url: '/health/live' }),
       ];
       expect(responses.map((res) => res.statusCode)).toEqual([200, 401, 200, 200]);
-      for (const res of responses) expect(res.headers['cache-control']).toMatch(/\bno-store\b/);
+      for (const res of responses) {
+        expect(res.headers['cache-control']).toMatch(/\bno-store\b/);
+        expect(res.headers['x-content-type-options']).toBe('nosniff');
+      }
     });
 
     it('returns 401 without a token', async () => {
