@@ -78,6 +78,14 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   useFastAsyncResourceBind();
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
+    // Fastify turns Node's request timeout off: a client trickling a body would hold its connection for
+    // ever. Node enforces it only with a headers timeout no longer than it (else never, on Node 20), and
+    // checks both on an interval (30 s by default): a quarter of the timeout keeps the check near.
+    requestTimeout: config.http.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, config.http.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.http.requestTimeoutMs / 4)),
+    },
     genReqId: requestIdFor,
     requestIdHeader: false,
     trustProxy: config.http.trustProxy ?? false,

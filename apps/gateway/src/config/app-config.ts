@@ -21,6 +21,8 @@ export interface HttpConfig {
   host: string;
   port: number;
   bodyLimitBytes: number;
+  /** How long a client may take to send a whole request, headers and body (then 408 and closed). */
+  requestTimeoutMs: number;
   /** Browser origins allowed to call the API and open WebSockets: '*' for any (development's default). */
   allowedOrigins: '*' | string[];
   /** Proxies believed about the client's address (X-Forwarded-For); none when undefined. */
@@ -128,6 +130,7 @@ export class AppConfig {
       host: env.HOST,
       port: env.PORT,
       bodyLimitBytes: env.MAX_BODY_BYTES,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       allowedOrigins: allowedOrigins(env),
       trustProxy: env.TRUST_PROXY,
     };

@@ -164,6 +164,7 @@ export const envSchema = z.object({
   CACHE_MAX_BYTES: int(1024 * 1024, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
 
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
+  HTTP_REQUEST_TIMEOUT_MS: int(100, 600_000, 30_000),
   BATCH_CONCURRENCY: int(1, 256, 4),
 });
 
