@@ -11,7 +11,10 @@ const contextSchema = z
   .refine((context) => Buffer.byteLength(JSON.stringify(context)) <= MAX_CONTEXT_BYTES, {
     message: `context must be at most ${MAX_CONTEXT_BYTES} bytes of JSON`,
   })
-  .refine(isStorableJson, UNSTORABLE_TEXT_MESSAGE);
+  .refine(isStorableJson, UNSTORABLE_TEXT_MESSAGE)
+  .describe(
+    "Any JSON object, fixed at creation: sent to the agent with every query into the session (the contract's context_json)",
+  );
 
 const pageLimit = z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE);
 const nextCursor = z.string().nullable().describe('Pass as `cursor` to get the next page; null on the last page');
