@@ -51,7 +51,7 @@ function useCors(app: NestFastifyApplication, allowedOrigins: '*' | string[]): v
   if (allowedOrigins !== '*' && allowedOrigins.length === 0) return;
   app.enableCors({
     origin: allowedOrigins,
-    methods: ['GET', 'POST', 'DELETE'],
+    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
     allowedHeaders: [
       'authorization',
       'content-type',

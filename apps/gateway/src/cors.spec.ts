@@ -44,7 +44,7 @@ describe('CORS', () => {
         expect(res.statusCode).toBe(204);
         expect(res.headers).toMatchObject({
           'access-control-allow-origin': APP,
-          'access-control-allow-methods': 'GET, POST, DELETE',
+          'access-control-allow-methods': 'GET, POST, PATCH, DELETE',
           'access-control-allow-headers': expect.stringContaining('authorization, content-type'),
         });
         expect(res.headers['access-control-allow-credentials']).toBeUndefined();

@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app-config';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import { MessageRepository } from './message.repository';
+import { sessionClosed } from './session-errors';
 import { SessionService } from './session.service';
 
 /** One question-and-answer exchange in a session, between its two writes. */
@@ -39,7 +40,7 @@ export class ConversationService {
 
   async begin(userId: string, sessionId: string, agentId: string, query: string, requestId: string): Promise<Turn> {
     const session = await this.sessions.findOwned(userId, sessionId);
-    if (session.state === 'closed') throw new AppException(ErrorCode.SESSION_CLOSED, `session ${sessionId} is closed`);
+    if (session.state === 'closed') throw sessionClosed(sessionId);
     if (session.agentId !== agentId) {
       throw new AppException(ErrorCode.VALIDATION_FAILED, `session ${sessionId} belongs to agent ${session.agentId}`);
     }

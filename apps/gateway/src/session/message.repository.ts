@@ -6,7 +6,7 @@ import { insertCreated } from '../database/insert-created';
 import { storableJson, storableText } from '../database/storable-text';
 import { violatesConstraint } from '../errors/database-errors';
 import { MessageEntity, type MessageRole } from './message.entity';
-import { sessionNotFound } from './session-not-found';
+import { sessionNotFound } from './session-errors';
 
 export interface NewMessage {
   sessionId: string;

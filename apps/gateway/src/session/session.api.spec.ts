@@ -74,7 +74,7 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     backend.cleanup();
   });
 
-  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, token: string, payload?: unknown) =>
+  const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, token: string, payload?: unknown) =>
     gw.app.inject({
       method,
       url,
@@ -186,6 +186,35 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     expect(agent.calls.at(-1)!.context_keys).toEqual([]);
     expect((await ask((await newSession()).id, 'what is a deadline?')).statusCode).toBe(200);
     expect(agent.calls.at(-1)!.context_keys).toEqual([]);
+  });
+
+  it('replaces the context with PATCH: the agent gets the new one from the next query; not yours 404, closed 409', async () => {
+    const { id } = await newSession(alice, { agent_id: 'reference', context: { locale: 'de' } });
+    const before = (await call('GET', `/api/v1/session/${id}`, alice)).json<SessionJson>();
+    const patched = await call('PATCH', `/api/v1/session/${id}`, alice, { context: { locale: 'fr', tier: 'pro' } });
+    expect(patched.statusCode).toBe(200);
+    expect(patched.json()).toMatchObject({ id, state: 'active', context: { locale: 'fr', tier: 'pro' } });
+    expect(patched.json<SessionJson>().updated_at > before.updated_at).toBe(true);
+    expect((await call('GET', `/api/v1/session/${id}`, alice)).json()).toEqual(patched.json());
+    expect((await ask(id, 'what is a deadline?')).statusCode).toBe(200);
+    expect(agent.calls.at(-1)!.context_keys).toEqual(['tier', 'locale']); // jsonb's key order
+
+    for (const body of [
+      {},
+      { context: [] },
+      { context: { big: 'x'.repeat(17 * 1024) } },
+      { context: {}, agent_id: 'other' },
+    ]) {
+      expect((await call('PATCH', `/api/v1/session/${id}`, alice, body)).statusCode).toBe(400);
+    }
+    const bobs = await call('PATCH', `/api/v1/session/${id}`, bob, { context: { locale: 'en' } });
+    expect(bobs.statusCode).toBe(404);
+    await call('DELETE', `/api/v1/session/${id}`, alice);
+    const closed = await call('PATCH', `/api/v1/session/${id}`, alice, { context: { locale: 'en' } });
+    expect(closed.statusCode).toBe(409);
+    expect((await call('GET', `/api/v1/session/${id}`, alice)).json()).toMatchObject({
+      context: { locale: 'fr', tier: 'pro' },
+    });
   });
 
   it('says in updated_at when a query last went into the session', async () => {

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { CurrentUser, type AuthUser } from '../auth/auth-user';
 import { SessionService } from './session.service';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
@@ -9,6 +9,7 @@ import {
   SessionDto,
   SessionsPageDto,
   SessionsPageResponseDto,
+  UpdateSessionDto,
 } from './session.dto';
 
 const SessionId = new ParseUUIDPipe({ version: undefined });
@@ -35,6 +36,17 @@ export class SessionController {
   @ApiOkResponse({ type: SessionDto })
   get(@CurrentUser() user: AuthUser, @Param('id', SessionId) id: string): Promise<SessionDto> {
     return this.sessions.get(user.id, id);
+  }
+
+  /** Replaces the session's context: the agent gets the new one from the next query on. */
+  @Patch(':id')
+  @ApiOkResponse({ type: SessionDto })
+  update(
+    @CurrentUser() user: AuthUser,
+    @Param('id', SessionId) id: string,
+    @Body() body: UpdateSessionDto,
+  ): Promise<SessionDto> {
+    return this.sessions.replaceContext(user.id, id, body.context);
   }
 
   /** Closes the session: it stays readable, and further queries into it get 409. */

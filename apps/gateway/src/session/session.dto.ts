@@ -12,9 +12,7 @@ const contextSchema = z
     message: `context must be at most ${MAX_CONTEXT_BYTES} bytes of JSON`,
   })
   .refine(isStorableJson, UNSTORABLE_TEXT_MESSAGE)
-  .describe(
-    "Any JSON object, fixed at creation: sent to the agent with every query into the session (the contract's context_json)",
-  );
+  .describe("Any JSON object: sent to the agent with every query into the session (the contract's context_json)");
 
 const pageLimit = z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE);
 const nextCursor = z.string().nullable().describe('Pass as `cursor` to get the next page; null on the last page');
@@ -23,6 +21,8 @@ export const createSessionSchema = z.strictObject({
   agent_id: z.string().min(1).max(63),
   context: contextSchema.optional(),
 });
+
+export const updateSessionSchema = z.strictObject({ context: contextSchema });
 
 export const messagesPageSchema = z.strictObject({
   limit: pageLimit,
@@ -40,6 +40,7 @@ export const sessionsPageSchema = z.strictObject({
 });
 
 export class CreateSessionDto extends createZodDto(createSessionSchema) {}
+export class UpdateSessionDto extends createZodDto(updateSessionSchema) {}
 export class MessagesPageDto extends createZodDto(messagesPageSchema) {}
 export class SessionsPageDto extends createZodDto(sessionsPageSchema) {}
 export type SessionsPage = z.infer<typeof sessionsPageSchema>;

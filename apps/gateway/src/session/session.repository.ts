@@ -110,6 +110,18 @@ export class SessionRepository {
       .execute();
   }
 
+  /** Replaces the context of an active session the user owns; false if there is none. */
+  async replaceContextOwnedByUser(userId: string, id: string, context: Record<string, unknown>): Promise<boolean> {
+    const result = await this.sessions
+      .createQueryBuilder()
+      .update()
+      .set({ context: () => 'CAST(:context AS jsonb)', updatedAt: () => 'now()' })
+      .where('id = :id AND user_id = :userId AND state = :state', { id, userId, state: 'active' })
+      .setParameter('context', JSON.stringify(context))
+      .execute();
+    return (result.affected ?? 0) > 0;
+  }
+
   async closeOwnedByUser(userId: string, id: string): Promise<SessionEntity | null> {
     await this.sessions
       .createQueryBuilder()

@@ -3,7 +3,7 @@ import { AgentCatalog } from './agent-catalog';
 import type { MessageEntity } from './message.entity';
 import { MessageRepository } from './message.repository';
 import type { SessionEntity } from './session.entity';
-import { sessionNotFound } from './session-not-found';
+import { sessionClosed, sessionNotFound } from './session-errors';
 import { SessionRepository } from './session.repository';
 import type {
   MessageDto,
@@ -43,6 +43,14 @@ export class SessionService {
   /** Marks a session the caller owns as used now (a turn began in it). */
   touch(id: string): Promise<void> {
     return this.sessions.touch(id);
+  }
+
+  /** Replaces the context sent to the agent from the next query on; a closed session keeps its own (409). */
+  async replaceContext(userId: string, id: string, context: Record<string, unknown>): Promise<SessionDto> {
+    const replaced = await this.sessions.replaceContextOwnedByUser(userId, id, context);
+    const session = await this.findOwned(userId, id);
+    if (!replaced && session.state === 'closed') throw sessionClosed(id);
+    return toSessionDto(session);
   }
 
   async close(userId: string, id: string): Promise<SessionDto> {

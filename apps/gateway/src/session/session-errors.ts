@@ -5,3 +5,8 @@ import { ErrorCode } from '../errors/error-code';
 export function sessionNotFound(id: string): AppException {
   return new AppException(ErrorCode.SESSION_NOT_FOUND, `session not found: ${id}`);
 }
+
+/** A session of the caller's that was closed: readable, but nothing goes into it any more. */
+export function sessionClosed(id: string): AppException {
+  return new AppException(ErrorCode.SESSION_CLOSED, `session ${id} is closed`);
+}
