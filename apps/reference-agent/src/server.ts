@@ -147,7 +147,6 @@ export class ReferenceAgentServer {
     const traceparent = String(call.metadata.get('traceparent')[0] ?? '');
     const request = call.request as Partial<QueryRequest> | undefined;
     const history = request?.history ?? [];
-    const keys = contextKeys(request?.context_json);
     const controller = new AbortController();
     this.counters.active += 1;
     this.counters.total += 1;
@@ -172,7 +171,7 @@ export class ReferenceAgentServer {
           duration_ms: Date.now() - started,
           history_messages: history.length,
           history_roles: history.map((m) => m.role),
-          context_keys: keys,
+          context_keys: contextKeys(request?.context_json),
           traceparent,
         });
       },
