@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { runCommand } from '../common/run-command';
 import { loadDotEnv } from '../config/dotenv';
 import { AppConfig } from '../config/app-config';
 import { signDevToken } from './dev-token';
@@ -15,7 +16,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${token}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runCommand(main);

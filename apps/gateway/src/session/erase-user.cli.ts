@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runCommand } from '../common/run-command';
 import { AppConfig } from '../config/app-config';
 import { loadDotEnv } from '../config/dotenv';
 import { createDataSource, embeddedDatabaseDir } from '../database/data-source';
@@ -41,7 +42,4 @@ async function main(): Promise<void> {
 
 const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runCommand(main);
