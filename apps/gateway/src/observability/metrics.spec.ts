@@ -19,15 +19,18 @@ describe('GET /metrics', () => {
     await agent?.stop();
   });
 
+  /** A POST with a JSON body as alice. */
+  const post = async (url: string, body: object) =>
+    gw.app.inject({
+      method: 'POST',
+      url,
+      headers: { authorization: `Bearer ${await gw.tokenFor('alice')}`, 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
+
   it('exports HTTP, agent, breaker, cache, stream and process metrics in Prometheus format, without a token', async () => {
     const token = await gw.tokenFor('alice');
-    const ask = (agentId: string, query: string) =>
-      gw.app.inject({
-        method: 'POST',
-        url: '/api/v1/agent/query',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        payload: JSON.stringify({ agent_id: agentId, query }),
-      });
+    const ask = (agentId: string, query: string) => post('/api/v1/agent/query', { agent_id: agentId, query });
     const query = `metrics ${randomUUID()}`;
     await ask('reference', query);
     await ask('reference', query);
@@ -65,14 +68,6 @@ describe('GET /metrics', () => {
   });
 
   it('counts the tokens agents report, unary and streamed, and none for an answer from the cache', async () => {
-    const token = await gw.tokenFor('alice');
-    const post = (url: string, body: object) =>
-      gw.app.inject({
-        method: 'POST',
-        url,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        payload: JSON.stringify(body),
-      });
     const tokens = async () => {
       const text = (await gw.app.inject({ method: 'GET', url: '/metrics' })).body;
       const count = (kind: string) => {
