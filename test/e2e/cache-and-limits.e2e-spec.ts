@@ -312,26 +312,40 @@ describe('rate limits', () => {
       expect((await gw.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
   });
 
-  it("counts a stream opened with a ticket against the ticket's user, not an IP all browsers behind a proxy share", async () => {
-    const openWithTicket = async (user: string, streams: number) => {
-      const token = await gw.tokenFor(user);
-      const issued = await gw.app.inject({
-        method: 'POST',
-        url: '/api/v1/agent/stream/ticket',
-        headers: { authorization: `Bearer ${token}` },
-      });
-      const { ticket } = issued.json<{ ticket: string }>();
-      const statuses = [];
-      for (let i = 0; i < streams; i++) {
-        const url = `/api/v1/agent/stream?agent_id=reference&query=hi&ticket=${ticket}`;
-        // One address for everyone, as behind a load balancer.
-        statuses.push((await gw.app.inject({ method: 'GET', url, remoteAddress: '10.1.1.1' })).statusCode);
+  it("counts a stream opened with a ticket against the ticket's user, not an IP all browsers behind a proxy share; a 429 leaves the ticket good", async () => {
+    const ticketsFor = async (token: string, count: number) => {
+      const tickets: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const issued = await gw.app.inject({
+          method: 'POST',
+          url: '/api/v1/agent/stream/ticket',
+          headers: { authorization: `Bearer ${token}` },
+        });
+        tickets.push(issued.json<{ ticket: string }>().ticket);
       }
-      return statuses;
+      return tickets;
     };
-    // "burst" admits 5 per user on the route; by IP, the second user would get none.
-    expect(await openWithTicket(`erin-${randomUUID()}`, 6)).toEqual([200, 200, 200, 200, 200, 429]);
-    expect(await openWithTicket(`frank-${randomUUID()}`, 5)).toEqual([200, 200, 200, 200, 200]);
+    // One address for everyone, as behind a load balancer.
+    const open = async (auth: { ticket: string } | { token: string }) => {
+      const ticket = 'ticket' in auth ? `&ticket=${auth.ticket}` : '';
+      const headers = 'token' in auth ? { authorization: `Bearer ${auth.token}` } : {};
+      const url = `/api/v1/agent/stream?agent_id=reference&query=hi${ticket}`;
+      return (await gw.app.inject({ method: 'GET', url, headers, remoteAddress: '10.1.1.1' })).statusCode;
+    };
+    // "burst" admits 5 per user on the route (issuing tickets is another route); by IP, frank would get none.
+    const erin = await gw.tokenFor(`erin-${randomUUID()}`);
+    const erinTickets = await ticketsFor(erin, 5);
+    const statuses = [await open({ token: erin })];
+    for (const ticket of erinTickets) statuses.push(await open({ ticket }));
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    const frankTickets = await ticketsFor(await gw.tokenFor(`frank-${randomUUID()}`), 5);
+    expect(await Promise.all(frankTickets.map((ticket) => open({ ticket })))).toEqual([200, 200, 200, 200, 200]);
+
+    // The ticket refused with 429 was not spent: it still opens a WebSocket (counted apart).
+    const ws = await WsClient.connect(
+      `${(await gw.listen()).replace('http', 'ws')}/api/v1/stream?ticket=${erinTickets[4]}`,
+    );
+    ws.close();
   });
 
   it('limits WebSocket messages too: queries, resumes and cancels each count', async () => {

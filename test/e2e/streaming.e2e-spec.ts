@@ -7,6 +7,7 @@ import {
   readSse,
   readSseNotingRun,
   sseRequest,
+  streamTicket,
   UpgradeRefused,
   WsClient,
 } from '../support/clients';
@@ -93,20 +94,18 @@ describe('streaming over SSE and WebSocket', () => {
       expect(all.at(-1)!.json().answer).toBe(text);
     });
 
-    it('opens from a browser EventSource with a short-lived ticket, never with it elsewhere', async () => {
-      const ticketRes = await fetch(`${base}/api/v1/agent/stream/ticket`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-      });
-      expect(ticketRes.status).toBe(201);
-      const { ticket, expires_in } = (await ticketRes.json()) as { ticket: string; expires_in: number };
-      expect(expires_in).toBeLessThanOrEqual(60);
+    it('opens one stream from a browser EventSource with a short-lived ticket, never another, nor elsewhere', async () => {
+      const ticket = await streamTicket(base, token);
       const url = `${base}/api/v1/agent/stream?agent_id=reference&query=${encodeURIComponent(QUESTION)}`;
+      expect((await fetch(`${url}&ticket=forged.${ticket.slice(7)}`)).status).toBe(401);
+      expect((await fetch(`${base}/api/v1/agents?ticket=${ticket}`)).status).toBe(401);
       const { events } = await readSse(await fetch(`${url}&ticket=${ticket}`));
       expect(events.at(-1)!.event).toBe('done');
       expect((await fetch(url)).status).toBe(401);
-      expect((await fetch(`${url}&ticket=forged.${ticket.slice(7)}`)).status).toBe(401);
-      expect((await fetch(`${base}/api/v1/agents?ticket=${ticket}`)).status).toBe(401);
+      // A URL copied from a log or a browser's history opens nothing once its stream was opened.
+      const again = await fetch(`${url}&ticket=${ticket}`);
+      expect(again.status).toBe(401);
+      expect(await again.json()).toMatchObject({ message: 'stream ticket already used: get a new one' });
     });
 
     it('cancels on request: the agent sees CANCELLED within a second and the client gets an error event', async () => {
@@ -234,6 +233,19 @@ describe('streaming over SSE and WebSocket', () => {
       expect(await refusal({ authorization: `Bearer ${token}`, origin: 'https://app.example' })).toBeUndefined();
     });
 
+    it('opens one socket with a ticket (a browser WebSocket sends no headers), and not a second', async () => {
+      const url = `${wsUrl()}?ticket=${await streamTicket(base, token)}`;
+      const ws = await WsClient.connect(url);
+      ws.send('query', { agent_id: 'reference', query: QUESTION });
+      await ws.waitFor((m) => m.event === 'done');
+      ws.close();
+      const refused = await WsClient.connect(url).then(
+        () => undefined,
+        (error: UpgradeRefused) => ({ status: error.status, message: JSON.parse(error.body).message as string }),
+      );
+      expect(refused).toEqual({ status: 401, message: 'stream ticket already used: get a new one' });
+    });
+
     it('multiplexes two runs on one socket, each to its own done', async () => {
       const ws = await WsClient.connect(wsUrl(), { authorization: `Bearer ${token}` });
       ws.send('query', { agent_id: 'reference', query: QUESTION });
@@ -354,11 +366,7 @@ describe('an EventSource reconnecting after its ticket expired', () => {
       STREAM_RESUME_WINDOW_MS: '20000',
     });
     const base = await gw.listen();
-    const issued = await fetch(`${base}/api/v1/agent/stream/ticket`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${await gw.tokenFor('alice')}` },
-    });
-    const { ticket } = (await issued.json()) as { ticket: string };
+    const ticket = await streamTicket(base, await gw.tokenFor('alice'));
     // The URL an EventSource keeps, and reconnects to by itself.
     const url = `${base}/api/v1/agent/stream?agent_id=reference&query=${encodeURIComponent(QUESTION)}&ticket=${ticket}`;
     const first = await readSse(await fetch(url), 2);

@@ -150,6 +150,16 @@ export function readSseNotingRun(
 }
 
 /** POST …/stream/:run_id/cancel on the gateway at `base`. */
+/** A stream ticket for `token`'s user (`POST /agent/stream/ticket`), failing the test unless it is issued. */
+export async function streamTicket(base: string, token: string): Promise<string> {
+  const issued = await fetch(`${base}/api/v1/agent/stream/ticket`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (issued.status !== 201) throw new Error(`ticket refused: ${issued.status} ${await issued.text()}`);
+  return ((await issued.json()) as { ticket: string }).ticket;
+}
+
 export function cancelRun(base: string, token: string, runId: string): Promise<Response> {
   return fetch(`${base}/api/v1/agent/stream/${runId}/cancel`, {
     method: 'POST',

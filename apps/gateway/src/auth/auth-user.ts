@@ -5,6 +5,8 @@ import type { FastifyRequest } from 'fastify';
 export interface AuthUser {
   id: string;
   claims: Record<string, unknown>;
+  /** The stream ticket this request opens a stream with, spent once the request is admitted. */
+  ticket?: { id: string; expiresAtMs: number };
 }
 
 /**

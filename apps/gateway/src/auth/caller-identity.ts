@@ -48,10 +48,7 @@ export class CallerIdentity {
   ): Promise<AuthUser> {
     if (ticket !== undefined && !authorization) {
       const use = ticketUse();
-      if (use) {
-        const userId = await this.tickets.verify(ticket, use);
-        return { id: userId, claims: { sub: userId, via: 'stream-ticket' } };
-      }
+      if (use) return this.tickets.verify(ticket, use);
     }
     return this.verifier.verify(bearerToken(authorization));
   }

@@ -4,6 +4,7 @@ import { RouteFlag } from '../common/route-flag';
 import type { AuthenticatedRequest } from './auth-user';
 import { CallerIdentity } from './caller-identity';
 import { IS_PUBLIC } from './public.decorator';
+import { StreamTickets } from './stream-ticket';
 
 /** Registered globally: every route needs a valid bearer token unless it is marked @Public(). */
 @Injectable()
@@ -13,6 +14,7 @@ export class JwtAuthGuard implements CanActivate {
   constructor(
     reflector: Reflector,
     private readonly identity: CallerIdentity,
+    private readonly tickets: StreamTickets,
   ) {
     this.isPublic = new RouteFlag(reflector, IS_PUBLIC);
   }
@@ -23,6 +25,7 @@ export class JwtAuthGuard implements CanActivate {
     // Found already by the rate limiter, which runs first, unless the route is exempt from it.
     await this.identity.identify(context, request);
     if (request.tokenRefusal) throw request.tokenRefusal;
+    await this.tickets.spend(request.user!);
     return true;
   }
 }

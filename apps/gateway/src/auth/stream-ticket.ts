@@ -1,10 +1,12 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { SetMetadata } from '@nestjs/common';
 import { SignJWT, jwtVerify } from 'jose';
 import { AppConfig } from '../config/app-config';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
+import type { AuthUser } from './auth-user';
+import { SpentTickets } from './spent-tickets';
 
 const AUDIENCE = 'agent-gateway:stream-ticket';
 export const ACCEPTS_STREAM_TICKET = 'auth:acceptsStreamTicket';
@@ -23,13 +25,17 @@ export const AcceptsStreamTicket = (use: TicketRoute): MethodDecorator => SetMet
 /**
  * Short-lived stream tickets: EventSource cannot send headers, and a long-lived token in a URL
  * ends up in proxy logs and browser history. A ticket is good for STREAM_TICKET_TTL_SECONDS,
- * only for opening streams, and only for the user it was issued to.
+ * only for opening one stream (or WebSocket), and only for the user it was issued to: a URL
+ * copied from a log or a browser's history opens nothing once its stream was opened.
  */
 @Injectable()
 export class StreamTickets {
   private readonly key: Uint8Array;
 
-  constructor(private readonly config: AppConfig) {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly spent: SpentTickets,
+  ) {
     const configured =
       config.stream.ticketSecret ??
       (config.auth.key.kind === 'secret' ? `ticket:${config.auth.key.secret}` : undefined);
@@ -46,6 +52,7 @@ export class StreamTickets {
     const ticket = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(userId)
+      .setJti(randomUUID())
       .setAudience(AUDIENCE)
       .setIssuedAt()
       .setExpirationTime(Math.floor(Date.now() / 1000) + ttl)
@@ -56,9 +63,10 @@ export class StreamTickets {
   /**
    * The ticket's user. A resume takes a ticket expired for as long as a run it opened can still be
    * read (a run lasts STREAM_MAX_DURATION_MS at most, then stays readable STREAM_RESUME_WINDOW_MS):
-   * EventSource reconnects by itself with the URL it was given, and cannot be given another.
+   * EventSource reconnects by itself with the URL it was given, and cannot be given another. To open,
+   * the user carries the ticket to `spend` once the request is admitted.
    */
-  async verify(ticket: string, use: TicketUse = 'open'): Promise<string> {
+  async verify(ticket: string, use: TicketUse = 'open'): Promise<AuthUser> {
     const { maxDurationMs, resumeWindowMs } = this.config.stream;
     const clockTolerance = use === 'resume' ? Math.ceil((maxDurationMs + resumeWindowMs) / 1000) : 0;
     try {
@@ -66,11 +74,25 @@ export class StreamTickets {
         algorithms: ['HS256'],
         audience: AUDIENCE,
         clockTolerance,
+        requiredClaims: use === 'open' ? ['jti', 'exp'] : [],
       });
       if (!payload.sub) throw new Error('no subject');
-      return payload.sub;
+      const user: AuthUser = { id: payload.sub, claims: { sub: payload.sub, via: 'stream-ticket' } };
+      if (use === 'open') user.ticket = { id: payload.jti!, expiresAtMs: payload.exp! * 1000 };
+      return user;
     } catch {
       throw new AppException(ErrorCode.UNAUTHENTICATED, 'invalid or expired stream ticket');
+    }
+  }
+
+  /**
+   * Spends the ticket a user opens a stream with, after the rate limits admitted it (a 429 leaves it
+   * good); a ticket spent already is refused. A request with a bearer token has none to spend.
+   */
+  async spend(user: AuthUser): Promise<void> {
+    if (!user.ticket) return;
+    if (!(await this.spent.claim(user.ticket.id, user.ticket.expiresAtMs))) {
+      throw new AppException(ErrorCode.UNAUTHENTICATED, 'stream ticket already used: get a new one');
     }
   }
 }

@@ -4,6 +4,7 @@ import { SkipThrottle, Throttle } from '@nestjs/throttler';
 import { AppConfig } from '../config/app-config';
 import { CallerIdentity } from '../auth/caller-identity';
 import { JwtVerifier } from '../auth/jwt-verifier';
+import { SpentTickets } from '../auth/spent-tickets';
 import { StreamTickets } from '../auth/stream-ticket';
 import { AppException } from '../errors/app.exception';
 import { MetricsService } from '../observability/metrics.service';
@@ -47,7 +48,11 @@ describe('RateLimitGuard, per route', () => {
     { throttlers: [] },
     store,
     new Reflector(),
-    new CallerIdentity(new Reflector(), new JwtVerifier(config), new StreamTickets(config)),
+    new CallerIdentity(
+      new Reflector(),
+      new JwtVerifier(config),
+      new StreamTickets(config, new SpentTickets(new RedisService(config))),
+    ),
     new RateLimiter(store, config, new MetricsService()),
   );
   afterAll(() => store.onModuleDestroy());

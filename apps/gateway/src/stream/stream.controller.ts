@@ -62,7 +62,7 @@ export class StreamController {
     private readonly sse: SseWriter,
   ) {}
 
-  /** A short-lived ticket for `GET /agent/stream?ticket=` from a browser EventSource. */
+  /** A short-lived ticket that opens one stream: `GET /agent/stream?ticket=` (EventSource), or a WebSocket. */
   @Post('ticket')
   @HttpCode(201)
   @ApiCreatedResponse({ type: StreamTicketDto })

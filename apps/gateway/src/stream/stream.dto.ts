@@ -34,7 +34,7 @@ export const wsMessageSchema = z.discriminatedUnion('event', [
 export type WsMessage = z.infer<typeof wsMessageSchema>;
 
 export const streamTicketSchema = z.object({
-  ticket: z.string(),
+  ticket: z.string().describe('Opens one stream (SSE or WebSocket) as `?ticket=`; a second open gets 401'),
   expires_in: z.number().int().describe('Seconds the ticket stays valid'),
 });
 

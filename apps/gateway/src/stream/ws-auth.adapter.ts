@@ -4,6 +4,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { WebSocketServer } from 'ws';
 import type { AuthUser } from '../auth/auth-user';
 import { CallerIdentity } from '../auth/caller-identity';
+import { StreamTickets } from '../auth/stream-ticket';
 import { clientAddress } from '../config/trusted-proxies';
 import { AppConfig } from '../config/app-config';
 import { mapErrorLogged } from '../errors/all-exceptions.filter';
@@ -31,12 +32,14 @@ type UpgradeVerdict = (ok: boolean, code?: number, body?: string, headers?: Reco
 export class AuthenticatedWsAdapter extends WsAdapter {
   private readonly upgradeLogger = new Logger('WebSocketUpgrade');
   private readonly identity: CallerIdentity;
+  private readonly tickets: StreamTickets;
   private readonly config: AppConfig;
   private readonly limiter: RateLimiter;
 
   constructor(app: INestApplicationContext) {
     super(app);
     this.identity = app.get(CallerIdentity);
+    this.tickets = app.get(StreamTickets);
     this.config = app.get(AppConfig);
     this.limiter = app.get(RateLimiter);
   }
@@ -91,7 +94,7 @@ export class AuthenticatedWsAdapter extends WsAdapter {
     done(false, body.status, JSON.stringify({ ...body, request_id: requestId }), headers);
   }
 
-  /** Counts the upgrade against the caller's limits, then lets in only a valid token or ticket. */
+  /** Counts the upgrade against the caller's limits, then lets in only a valid token or unspent ticket. */
   private async admit(req: UpgradeRequest): Promise<void> {
     // The token's verdict waits until the upgrade is counted (by IP when it is bad), then is the answer.
     const verdict = await this.authenticate(req).then(
@@ -102,6 +105,7 @@ export class AuthenticatedWsAdapter extends WsAdapter {
     const headers = (req.rateLimitHeaders = new Map<string, string | number>());
     await this.limiter.consume(tracker, 'ws-upgrade', 1, { header: (name, value) => headers.set(name, value) });
     if (!verdict.user) throw verdict.refusal;
+    await this.tickets.spend(verdict.user);
     req.user = verdict.user;
   }
 
