@@ -46,6 +46,8 @@ export interface HistoryConfig {
 export interface SessionsConfig {
   /** Sessions unused for this many days are deleted with their messages; 0 keeps them. */
   retentionDays: number;
+  /** Active (not closed) sessions one user may have: a client creating them in a loop stops here. */
+  maxActivePerUser: number;
 }
 
 export interface RedisConfig {
@@ -156,7 +158,10 @@ export class AppConfig {
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     };
     this.history = { maxMessages: env.HISTORY_MAX_MESSAGES, maxChars: env.HISTORY_MAX_CHARS };
-    this.sessions = { retentionDays: env.SESSION_RETENTION_DAYS };
+    this.sessions = {
+      retentionDays: env.SESSION_RETENTION_DAYS,
+      maxActivePerUser: env.MAX_ACTIVE_SESSIONS_PER_USER,
+    };
     this.redis = {
       url: env.REDIS_URL,
       commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,

@@ -136,6 +136,7 @@ export const envSchema = z.object({
   HISTORY_MAX_MESSAGES: int(0, 500, 20),
   HISTORY_MAX_CHARS: int(0, 1_000_000, 16_000),
   SESSION_RETENTION_DAYS: int(0, 36_500, 0),
+  MAX_ACTIVE_SESSIONS_PER_USER: int(1, 1_000_000, 10_000),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000, 500),
   REDIS_KEY_PREFIX: z.string().max(64).default('agent-gateway:'),

@@ -9,6 +9,7 @@ export enum ErrorCode {
   AGENT_NOT_FOUND = 'AGENT_NOT_FOUND',
   SESSION_NOT_FOUND = 'SESSION_NOT_FOUND',
   SESSION_CLOSED = 'SESSION_CLOSED',
+  TOO_MANY_SESSIONS = 'TOO_MANY_SESSIONS',
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   RATE_LIMITED = 'RATE_LIMITED',
@@ -48,6 +49,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.METHOD_NOT_ALLOWED:
       return 405;
     case ErrorCode.SESSION_CLOSED:
+    case ErrorCode.TOO_MANY_SESSIONS:
       return 409;
     case ErrorCode.PAYLOAD_TOO_LARGE:
       return 413;

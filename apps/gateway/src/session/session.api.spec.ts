@@ -469,6 +469,40 @@ describe.each([embedded(), postgresServer()])('sessions on $name', (backend) => 
     expect((await call('GET', `/api/v1/session/${id}`, frank)).statusCode).toBe(404);
   }, 60_000);
 
+  it('refuses a session past MAX_ACTIVE_SESSIONS_PER_USER with 409 until one is closed', async () => {
+    await gw.close();
+    try {
+      gw = await createTestGateway(agents(), { ...env, MAX_ACTIVE_SESSIONS_PER_USER: '3' });
+      const [gina, hank] = [await gw.tokenFor('gina'), await gw.tokenFor('hank')];
+      const create = () => call('POST', '/api/v1/session', gina, { agent_id: 'reference' });
+      const [first] = [await newSession(gina), await newSession(gina), await newSession(gina)];
+      const refused = await create();
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json()).toMatchObject({
+        code: 'TOO_MANY_SESSIONS',
+        message:
+          '3 active sessions is the most a user may have: close one (DELETE /api/v1/session/:id) to open another',
+      });
+      expect((await newSession(hank)).state).toBe('active');
+
+      expect((await call('DELETE', `/api/v1/session/${first.id}`, gina)).statusCode).toBe(200);
+      expect((await create()).statusCode).toBe(201);
+      expect((await create()).statusCode).toBe(409);
+      const listed = (await call('GET', '/api/v1/session', gina)).json<{ sessions: { state: string }[] }>();
+      expect(listed.sessions.map((session) => session.state).sort()).toEqual(['active', 'active', 'active', 'closed']);
+    } finally {
+      await gw.close();
+      gw = await createTestGateway(agents(), env);
+    }
+  }, 60_000);
+
+  it('never lets concurrent creates pass the bound on active sessions', async () => {
+    const sessions = gw.app.get(SessionRepository);
+    // More at once than the pool has connections: without the per-user lock, each would count 0 and insert.
+    const made = await Promise.all(Array.from({ length: 20 }, () => sessions.create('ida', 'reference', {}, 3)));
+    expect(made.filter((session) => session !== null)).toHaveLength(3);
+  });
+
   it('keeps sessions and messages across a restart', async () => {
     const { id } = await newSession();
     await ask(id, 'remember this question');

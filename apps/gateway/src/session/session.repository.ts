@@ -16,9 +16,29 @@ export interface UserDataCount {
 export class SessionRepository {
   constructor(@InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>) {}
 
-  create(userId: string, agentId: string, context: Record<string, unknown>): Promise<SessionEntity> {
-    const session = { id: randomUUID(), userId, agentId, context, state: 'active' as const, closedAt: null };
-    return insertCreated(this.sessions, this.sessions.create(session));
+  /**
+   * A new active session, unless the user has `maxActive` already (null). The user's sessions are locked
+   * for the transaction (an advisory lock on their id), so concurrent creates cannot both take the last place.
+   */
+  create(
+    userId: string,
+    agentId: string,
+    context: Record<string, unknown>,
+    maxActive: number,
+  ): Promise<SessionEntity | null> {
+    return this.sessions.manager.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('sessions:' || $1, 0))`, [userId]);
+      const [{ active }] = await manager.query<[{ active: number }]>(
+        `SELECT count(*)::int AS active FROM (
+           SELECT 1 FROM sessions WHERE user_id = $1 AND state = 'active' LIMIT $2
+         ) mine`,
+        [userId, maxActive],
+      );
+      if (active >= maxActive) return null;
+      const repository = manager.getRepository(SessionEntity);
+      const session = { id: randomUUID(), userId, agentId, context, state: 'active' as const, closedAt: null };
+      return insertCreated(repository, repository.create(session));
+    });
   }
 
   /**

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
 import { AgentCatalog } from './agent-catalog';
 import type { MessageEntity } from './message.entity';
 import { MessageRepository } from './message.repository';
 import type { SessionEntity } from './session.entity';
-import { sessionClosed, sessionNotFound } from './session-errors';
+import { sessionClosed, sessionNotFound, tooManySessions } from './session-errors';
 import { SessionRepository } from './session.repository';
 import type {
   MessageDto,
@@ -20,11 +21,15 @@ export class SessionService {
     private readonly sessions: SessionRepository,
     private readonly messages: MessageRepository,
     private readonly catalog: AgentCatalog,
+    private readonly config: AppConfig,
   ) {}
 
   async create(userId: string, agentId: string, context: Record<string, unknown> = {}): Promise<SessionDto> {
     this.catalog.assertConfigured(agentId);
-    return toSessionDto(await this.sessions.create(userId, agentId, context));
+    const { maxActivePerUser } = this.config.sessions;
+    const session = await this.sessions.create(userId, agentId, context, maxActivePerUser);
+    if (!session) throw tooManySessions(maxActivePerUser);
+    return toSessionDto(session);
   }
 
   async list(userId: string, page: SessionsPage): Promise<SessionsPageResponseDto> {
