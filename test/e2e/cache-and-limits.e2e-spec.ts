@@ -516,7 +516,7 @@ describe('when Redis goes away', () => {
     expect(Date.now() - started).toBeLessThan(2000);
     const ready = await gw.app.inject({ method: 'GET', url: '/health/ready' });
     expect(ready.statusCode).toBe(503);
-    expect(ready.json()).toMatchObject({ error: { redis: { status: 'down' } } });
+    expect(ready.json().error).toEqual({ redis: { status: 'down' } });
     expect((await gw.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
 
     await proxy.start();

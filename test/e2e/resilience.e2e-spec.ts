@@ -189,7 +189,8 @@ describe('when the database goes away', () => {
     const down = await get('/health/ready');
     expect(Date.now() - started).toBeLessThan(3000);
     expect(down.statusCode).toBe(503);
-    expect(down.json()).toMatchObject({ error: { database: { status: 'down' } } });
+    // Down, without the driver's error text (it names the database's address): the probe is public.
+    expect(down.json().error).toEqual({ database: { status: 'down' } });
     expect((await get('/health/live')).statusCode).toBe(200);
     // Every replica shares the database: the one probe a load balancer acts on keeps this one in.
     expect((await get('/health/serving')).statusCode).toBe(200);

@@ -27,6 +27,8 @@ export interface HttpConfig {
   allowedOrigins: '*' | string[];
   /** Proxies believed about the client's address (X-Forwarded-For); none when undefined. */
   trustProxy?: TrustProxy;
+  /** Whether the public health routes name agent addresses and dependencies' error texts. */
+  healthDetails: boolean;
 }
 
 export interface DatabaseConfig {
@@ -135,6 +137,7 @@ export class AppConfig {
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       allowedOrigins: allowedOrigins(env),
       trustProxy: env.TRUST_PROXY,
+      healthDetails: env.HEALTH_DETAILS === 'true',
     };
     this.auth = authConfig(env);
     this.agents = env.AGENTS;

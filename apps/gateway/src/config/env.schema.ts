@@ -151,6 +151,7 @@ export const envSchema = z.object({
   STREAM_TICKET_SECRET: optionalText,
   STREAM_TICKET_TTL_SECONDS: int(5, 3600, 60),
   ALLOWED_ORIGINS: optionalText,
+  HEALTH_DETAILS: z.enum(['true', 'false']).default('false'),
 
   AGENTS: agentsSchema.prefault(defaultAgents()),
 

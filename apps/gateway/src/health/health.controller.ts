@@ -7,17 +7,36 @@ import {
   TypeOrmHealthIndicator,
   type HealthCheckResult,
   type HealthIndicatorFunction,
+  type HealthIndicatorResult,
 } from '@nestjs/terminus';
 import { ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { NoRateLimit } from '../rate-limit/rate-limit.guard';
 import { AgentClient } from '../agent/agent-client';
+import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { DrainState } from './drain-state';
 
 const AGENT_CHECK_TIMEOUT_MS = 1000;
 const DATABASE_CHECK_TIMEOUT_MS = 1000;
 const REDIS_CHECK_TIMEOUT_MS = 500;
+
+/**
+ * Each check's status with its counts and flags only: its texts and lists (an agent's target addresses,
+ * "connect ECONNREFUSED 10.0.3.7:5432") tell anyone who calls a public probe how the inside is laid out.
+ */
+function withoutDetails<T extends Partial<HealthIndicatorResult>>(checks: T | undefined): T | undefined {
+  if (!checks) return checks;
+  const kept = Object.entries(checks).map(([name, fields]) => [
+    name,
+    Object.fromEntries(
+      Object.entries(fields ?? {}).filter(
+        ([key, value]) => key === 'status' || ['number', 'boolean'].includes(typeof value),
+      ),
+    ),
+  ]);
+  return Object.fromEntries(kept) as T;
+}
 
 /** Probes are neither authenticated nor rate limited: an orchestrator must always get an answer. */
 @ApiTags('health')
@@ -32,6 +51,7 @@ export class HealthController {
     private readonly agents: AgentClient,
     private readonly drain: DrainState,
     private readonly redis: RedisService,
+    private readonly config: AppConfig,
   ) {}
 
   /** The process answers: never depends on the database, Redis or an agent. */
@@ -75,15 +95,26 @@ export class HealthController {
     ];
   }
 
-  /** Terminus reports failure by throwing; orchestrators want a 503 with the details as the body. */
+  /**
+   * Terminus reports failure by throwing; orchestrators want a 503 with the checks as the body, which
+   * names addresses and error texts only with HEALTH_DETAILS.
+   */
   private async run(reply: FastifyReply, checks: HealthIndicatorFunction[]): Promise<HealthCheckResult> {
+    let result: HealthCheckResult;
     try {
-      return await this.health.check(checks);
+      result = await this.health.check(checks);
     } catch (error) {
       if (!(error instanceof ServiceUnavailableException)) throw error;
       void reply.status(503);
-      return error.getResponse() as HealthCheckResult;
+      result = error.getResponse() as HealthCheckResult;
     }
+    if (this.config.http.healthDetails) return result;
+    return {
+      status: result.status,
+      info: withoutDetails(result.info),
+      error: withoutDetails(result.error),
+      details: withoutDetails(result.details)!,
+    };
   }
 
   /** Redis down is worth knowing, though the gateway keeps serving without it (see README). */
@@ -105,6 +136,7 @@ export class HealthController {
   private async checkAgent(agentId: string) {
     const check = this.indicators.check(`agent:${agentId}`);
     const targets = await this.agents.checkHealth(agentId, AGENT_CHECK_TIMEOUT_MS);
-    return targets.some((t) => t.serving) ? check.up({ targets }) : check.down({ targets });
+    const fields = { serving: targets.filter((t) => t.serving).length, total: targets.length, targets };
+    return fields.serving > 0 ? check.up(fields) : check.down(fields);
   }
 }
