@@ -41,6 +41,14 @@ describe('AppConfig.fromEnv', () => {
     expect(problemsOf({ LOG_LEVEL: 'loud' })).toMatch(/LOG_LEVEL/);
   });
 
+  it('refuses a history bound of 1 message, which cannot hold a question with its answer, so sends none', () => {
+    expect(problemsOf({ HISTORY_MAX_MESSAGES: '1' })).toContain(
+      'HISTORY_MAX_MESSAGES: 1 cannot hold a question with its answer: 0 sends no history, 2 or more the newest whole turns',
+    );
+    expect(AppConfig.fromEnv({ HISTORY_MAX_MESSAGES: '0' }).history.maxMessages).toBe(0);
+    expect(AppConfig.fromEnv({ HISTORY_MAX_MESSAGES: '2' }).history.maxMessages).toBe(2);
+  });
+
   it('explains what AGENTS must look like', () => {
     expect(problemsOf({ AGENTS: 'rag-1=host:1' })).toMatch(/AGENTS: must be JSON/);
     expect(problemsOf({ AGENTS: '[{"id":"Bad Id","targets":["h:1"]}]' })).toMatch(/AGENTS\.0\.id/);

@@ -133,7 +133,10 @@ export const envSchema = z.object({
   DB_POOL_MAX: int(1, 200, 10),
   DB_CONNECT_TIMEOUT_MS: int(100, 120_000, 5000),
   DB_STATEMENT_TIMEOUT_MS: int(100, 600_000, 10_000),
-  HISTORY_MAX_MESSAGES: int(0, 500, 20),
+  // History is whole turns, a question with its answer: a bound of 1 would send none, like 0, by surprise.
+  HISTORY_MAX_MESSAGES: int(0, 500, 20).refine((max) => max !== 1, {
+    message: '1 cannot hold a question with its answer: 0 sends no history, 2 or more the newest whole turns',
+  }),
   HISTORY_MAX_CHARS: int(0, 1_000_000, 16_000),
   SESSION_RETENTION_DAYS: int(0, 36_500, 0),
   MAX_ACTIVE_SESSIONS_PER_USER: int(1, 1_000_000, 10_000),

@@ -35,7 +35,7 @@ describe('ConversationService: the history sent with a query', () => {
 
   it('keeps the newest whole turns within HISTORY_MAX_MESSAGES: never an answer without its question', async () => {
     expect(await historyFor(turns, { HISTORY_MAX_MESSAGES: '4' })).toEqual(['user: q2', 'user: q3', 'assistant: a3']);
-    expect(await historyFor(turns, { HISTORY_MAX_MESSAGES: '1' })).toEqual([]);
+    expect(await historyFor(turns, { HISTORY_MAX_MESSAGES: '2' })).toEqual(['user: q3', 'assistant: a3']);
     expect(await historyFor(turns, { HISTORY_MAX_MESSAGES: '0' })).toEqual([]);
   });
 
