@@ -706,6 +706,7 @@ async function main(): Promise<void> {
       AGENTS: JSON.stringify(agents),
       RATE_LIMITS: JSON.stringify([{ name: 'bench', ttl_ms: 1000, limit: 1_000_000 }]),
       MAX_STREAMS_PER_USER: '10000',
+      MAX_WEBSOCKETS_PER_USER: '10000',
       STREAM_RESUME_WINDOW_MS: '1000',
       // The idle streams wait for a first chunk that never comes; on a slow machine opening and measuring
       // 10,000 of them can take longer than the default 30 s, and their timeouts would open the breaker.

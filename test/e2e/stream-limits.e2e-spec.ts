@@ -4,7 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestGateway, TEST_JWT_SECRET, type TestGateway } from '../support/gateway';
-import { cancelRun, eventually, readSse, readSseNotingRun, sseRequest, WsClient } from '../support/clients';
+import {
+  cancelRun,
+  eventually,
+  readSse,
+  readSseNotingRun,
+  sseRequest,
+  streamTicket,
+  UpgradeRefused,
+  WsClient,
+} from '../support/clients';
 import { freePort, runBuilt, spawnBuilt } from '../support/processes';
 import { startReferenceAgent, type RunningAgent } from '../support/reference-agent';
 import { connectionNames } from '../support/redis';
@@ -24,6 +33,7 @@ describe('stream deadlines and sessions', () => {
       STREAM_FIRST_CHUNK_TIMEOUT_MS: '300',
       STREAM_IDLE_TIMEOUT_MS: '300',
       STREAM_RESUME_WINDOW_MS: '0',
+      MAX_WEBSOCKETS_PER_USER: '2',
     });
     base = await gw.listen();
     token = await gw.tokenFor('alice');
@@ -72,6 +82,40 @@ describe('stream deadlines and sessions', () => {
       2,
     );
     expect(await eventually(() => agent.server.stats().active === 0, 1000)).toBe(true);
+  });
+
+  it("refuses a WebSocket over MAX_WEBSOCKETS_PER_USER with 429 until one of the user's closes", async () => {
+    const url = `${base.replace('http', 'ws')}/api/v1/stream`;
+    const open = (user: string) =>
+      gw.tokenFor(user).then((t) => WsClient.connect(url, { authorization: `Bearer ${t}` }));
+    const refusal = (user: string) =>
+      open(user).then(
+        (ws) => (ws.close(), 'opened'),
+        (error: UpgradeRefused) => `${error.status} ${JSON.parse(error.body).message}`,
+      );
+    const mine = [await open('wes'), await open('wes')];
+    expect(await refusal('wes')).toBe('429 at most 2 WebSockets open at a time; close one first');
+    const other = await open('xena');
+    mine[0].close();
+    // Its place comes back when its connection has closed.
+    expect(await eventually(async () => (await refusal('wes')) === 'opened')).toBe(true);
+    mine[1].close();
+    other.close();
+
+    // An upgrade refused after it took a place (its ticket spent already) gives the place back.
+    const ticket = await streamTicket(base, await gw.tokenFor('yann'));
+    const withTicket = () =>
+      WsClient.connect(`${url}?ticket=${ticket}`).then(
+        (ws) => (ws.close(), 'opened'),
+        (error: UpgradeRefused) => String(error.status),
+      );
+    expect([await withTicket(), await withTicket(), await withTicket()]).toEqual(['opened', '401', '401']);
+    const twoAtOnce = async () => {
+      const both = await Promise.all([open('yann'), open('yann')].map((ws) => ws.catch(() => undefined)));
+      for (const ws of both) ws?.close();
+      return both.every(Boolean);
+    };
+    expect(await eventually(twoAtOnce)).toBe(true);
   });
 
   it('stores a streamed answer in the session, and a cancelled one as incomplete with what was produced', async () => {

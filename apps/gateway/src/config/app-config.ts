@@ -67,6 +67,8 @@ export interface StreamConfig {
   maxDurationMs: number;
   heartbeatMs: number;
   maxPerUser: number;
+  /** Open WebSockets per user, on each replica. */
+  maxSocketsPerUser: number;
   maxRunBytes: number;
   ticketSecret?: string;
   ticketTtlSeconds: number;
@@ -177,6 +179,7 @@ export class AppConfig {
       maxDurationMs: env.STREAM_MAX_DURATION_MS,
       heartbeatMs: env.STREAM_HEARTBEAT_MS,
       maxPerUser: env.MAX_STREAMS_PER_USER,
+      maxSocketsPerUser: env.MAX_WEBSOCKETS_PER_USER,
       maxRunBytes: env.MAX_RUN_BYTES,
       ticketSecret: env.STREAM_TICKET_SECRET,
       ticketTtlSeconds: env.STREAM_TICKET_TTL_SECONDS,

@@ -7,13 +7,14 @@ import { RunRegistry } from './run-registry';
 import { SseWriter } from './sse-writer';
 import { StreamController } from './stream.controller';
 import { StreamGateway } from './stream.gateway';
+import { SocketQuota } from './socket-quota';
 import { StreamQuota } from './stream-quota';
 import { StreamService } from './stream.service';
 
 @Module({
   imports: [AgentModule, SessionModule, HealthModule],
   controllers: [StreamController],
-  providers: [RunMirror, RunRegistry, StreamQuota, StreamService, StreamGateway, SseWriter],
+  providers: [RunMirror, RunRegistry, SocketQuota, StreamQuota, StreamService, StreamGateway, SseWriter],
   exports: [RunRegistry],
 })
 export class StreamModule {}

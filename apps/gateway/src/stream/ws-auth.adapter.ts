@@ -12,6 +12,7 @@ import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import { REQUEST_ID_HEADER, requestIdFor } from '../observability/request-id';
 import { RateLimiter, trackerOf } from '../rate-limit/rate-limiter';
+import { SocketQuota } from './socket-quota';
 
 export type UpgradeRequest = IncomingMessage & {
   user?: AuthUser;
@@ -35,6 +36,7 @@ export class AuthenticatedWsAdapter extends WsAdapter {
   private readonly tickets: StreamTickets;
   private readonly config: AppConfig;
   private readonly limiter: RateLimiter;
+  private readonly sockets: SocketQuota;
 
   constructor(app: INestApplicationContext) {
     super(app);
@@ -42,6 +44,7 @@ export class AuthenticatedWsAdapter extends WsAdapter {
     this.tickets = app.get(StreamTickets);
     this.config = app.get(AppConfig);
     this.limiter = app.get(RateLimiter);
+    this.sockets = app.get(SocketQuota);
   }
 
   override create(port: number, options: Record<string, unknown> = {}): unknown {
@@ -94,7 +97,10 @@ export class AuthenticatedWsAdapter extends WsAdapter {
     done(false, body.status, JSON.stringify({ ...body, request_id: requestId }), headers);
   }
 
-  /** Counts the upgrade against the caller's limits, then lets in only a valid token or unspent ticket. */
+  /**
+   * Counts the upgrade against the caller's limits, then lets in only a valid token or unspent ticket of a
+   * user with a WebSocket place left (taken before the ticket is spent, so that a 429 leaves it good).
+   */
   private async admit(req: UpgradeRequest): Promise<void> {
     // The token's verdict waits until the upgrade is counted (by IP when it is bad), then is the answer.
     const verdict = await this.authenticate(req).then(
@@ -105,6 +111,7 @@ export class AuthenticatedWsAdapter extends WsAdapter {
     const headers = (req.rateLimitHeaders = new Map<string, string | number>());
     await this.limiter.consume(tracker, 'ws-upgrade', 1, { header: (name, value) => headers.set(name, value) });
     if (!verdict.user) throw verdict.refusal;
+    this.sockets.take(verdict.user.id, req.socket);
     await this.tickets.spend(verdict.user);
     req.user = verdict.user;
   }
