@@ -54,5 +54,9 @@ describe('GET /docs', () => {
     expect(doc.paths['/api/v1/agent/query'].post.responses['200'].content!['application/json'].schema).toEqual({
       $ref: '#/components/schemas/QueryResponseDto',
     });
+    // A client generated from the document knows the 409 a session's bound answers with.
+    expect(doc.paths['/api/v1/session'].post.responses['409'].content!['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/ErrorBodyDto',
+    });
   });
 });

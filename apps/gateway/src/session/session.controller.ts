@@ -1,7 +1,8 @@
 import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { CurrentUser, type AuthUser } from '../auth/auth-user';
 import { SessionService } from './session.service';
-import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ErrorBodyDto } from '../agent/agent.dto';
 import {
   CreateSessionDto,
   MessagesPageDto,
@@ -21,6 +22,10 @@ export class SessionController {
 
   @Post()
   @ApiCreatedResponse({ type: SessionDto })
+  @ApiConflictResponse({
+    type: ErrorBodyDto,
+    description: 'TOO_MANY_SESSIONS: the caller has MAX_ACTIVE_SESSIONS_PER_USER active sessions; close one first',
+  })
   create(@CurrentUser() user: AuthUser, @Body() body: CreateSessionDto): Promise<SessionDto> {
     return this.sessions.create(user.id, body.agent_id, body.context);
   }
@@ -41,6 +46,7 @@ export class SessionController {
   /** Replaces the session's context: the agent gets the new one from the next query on. */
   @Patch(':id')
   @ApiOkResponse({ type: SessionDto })
+  @ApiConflictResponse({ type: ErrorBodyDto, description: 'SESSION_CLOSED: a closed session keeps its context' })
   update(
     @CurrentUser() user: AuthUser,
     @Param('id', SessionId) id: string,
