@@ -6,6 +6,7 @@ Plug in your own agent by writing a class with `answer()` and `stream()` like Ke
 and passing it to serve() (see README.md: LangChain example).
 """
 import argparse
+import inspect
 import json
 import os
 import signal
@@ -177,7 +178,20 @@ class Health(health_pb2_grpc.HealthServicer):
                 yield health_pb2.HealthCheckResponse(status=status)
 
 
+def check_plugin(agent):
+    """Refuses at start, not on every call, an agent without answer()/stream() taking the four arguments."""
+    for name in ("answer", "stream"):
+        try:
+            inspect.signature(getattr(agent, name)).bind("query", [], {}, {})
+        except (AttributeError, TypeError):
+            sys.exit(
+                f"{type(agent).__name__}.{name}() must take (query, history, options, context): "
+                "the session's context is its 4th argument since 2026-11-28 (see README.md)"
+            )
+
+
 def serve(agent, host, port, tokens_per_second, max_workers=32):
+    check_plugin(agent)
     # Each call, a stream included, holds a worker thread until it ends; calls past max_workers wait
     # in grpcio's queue. Keep the gateway's max_in_flight for this agent within it (see the README).
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))

@@ -2,7 +2,7 @@ import { credentials, status } from '@grpc/grpc-js';
 import { HealthClient } from '../../apps/gateway/src/agent/health-client';
 import { createTestGateway, type TestGateway } from '../support/gateway';
 import { cancelRun, eventually, readSse, readSseNotingRun, sseRequest } from '../support/clients';
-import { startPythonAgent, type PythonAgent } from '../support/python-agent';
+import { runWithAgentModule, startPythonAgent, type PythonAgent } from '../support/python-agent';
 
 /** The gateway in front of the example Python agent (grpcio from Debian), as a team would run it. */
 describe('the gateway with the Python agent', () => {
@@ -165,5 +165,22 @@ describe("the Python agent's health service", () => {
     expect(await eventually(() => seen.length === 2, 3000)).toBe(true);
     expect(seen).toEqual(['SERVING', 'NOT_SERVING']);
     watch.cancel();
+  });
+});
+
+describe("the Python agent's plug-in check", () => {
+  it('refuses at start an agent written for the three-argument answer(), instead of failing every call', async () => {
+    const { exitCode, output } = await runWithAgentModule(`
+import agent_server
+class Old:
+    def answer(self, query, history, options):
+        return "x", [], None
+    def stream(self, query, history, options):
+        yield "x"
+agent_server.serve(Old(), "127.0.0.1", 0, 20)
+`);
+    expect(exitCode).toBe(1);
+    expect(output).toContain('Old.answer() must take (query, history, options, context)');
+    expect(output).not.toContain('"listening"');
   });
 });

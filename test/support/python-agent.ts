@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { eventually } from './clients';
 import { freePort } from './processes';
 
@@ -24,4 +24,15 @@ export async function startPythonAgent(...options: string[]): Promise<PythonAgen
     throw new Error(`the Python agent did not start:\n${output}`);
   }
   return { process: python, target: `127.0.0.1:${port}`, output: () => output };
+}
+
+/** Runs Python code with the example agent's module importable; resolves with its exit code and output. */
+export function runWithAgentModule(code: string): Promise<{ exitCode: number | null; output: string }> {
+  const python = spawn(PYTHON, ['-c', `import sys; sys.path.insert(0, ${JSON.stringify(dirname(SERVER))})\n${code}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  python.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  python.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  return new Promise((resolve) => python.once('close', (exitCode) => resolve({ exitCode, output })));
 }
