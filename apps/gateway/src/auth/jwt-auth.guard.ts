@@ -25,7 +25,8 @@ export class JwtAuthGuard implements CanActivate {
     // Found already by the rate limiter, which runs first, unless the route is exempt from it.
     await this.identity.identify(context, request);
     if (request.tokenRefusal) throw request.tokenRefusal;
-    await this.tickets.spend(request.user!);
+    // Only a stream ticket is spent: a bearer token's request pays no await for it.
+    if (request.user!.ticket) await this.tickets.spend(request.user!);
     return true;
   }
 }
