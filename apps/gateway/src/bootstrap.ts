@@ -12,6 +12,7 @@ import { OpenApiDocument } from './observability/docs.controller';
 import { buildOpenApiDocument } from './observability/openapi';
 import { AppException } from './errors/app.exception';
 import { ErrorCode } from './errors/error-code';
+import { answerClientError } from './errors/client-error';
 import { useFastAsyncResourceBind } from './common/async-resource-bind';
 
 // Fastify's parser does not say which: valid JSON with such a key is refused as well, for safety.
@@ -90,6 +91,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     requestIdHeader: false,
     trustProxy: config.http.trustProxy ?? false,
     return503OnClosing: true,
+    clientErrorHandler: answerClientError,
   });
   const logger = createLogger(config.logLevel);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, {

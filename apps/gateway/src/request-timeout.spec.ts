@@ -3,6 +3,11 @@ import { startReferenceAgent, type RunningAgent } from '../../../test/support/re
 import { createTestGateway, type TestGateway } from '../../../test/support/gateway';
 import { readSse, sseRequest, WsClient } from '../../../test/support/clients';
 
+/** The JSON body of a raw HTTP answer. */
+function errorIn(answer: string): unknown {
+  return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+}
+
 /** A client that sends its request too slowly loses the connection; one whose answer takes long does not. */
 describe('HTTP_REQUEST_TIMEOUT_MS', () => {
   let agent: RunningAgent;
@@ -36,8 +41,33 @@ describe('HTTP_REQUEST_TIMEOUT_MS', () => {
     const after = await closed;
     clearInterval(trickle);
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(errorIn(received)).toEqual({
+      status: 408,
+      code: 'REQUEST_TIMEOUT',
+      message: 'the request was not received within HTTP_REQUEST_TIMEOUT_MS',
+      request_id: expect.any(String),
+    });
     expect(after).toBeGreaterThanOrEqual(400);
     expect(after).toBeLessThan(3000);
+  });
+
+  it('answers what is not HTTP, and headers over 16 KB, in the one error shape, then closes', async () => {
+    const { port } = new URL(base);
+    const exchange = (bytes: string) =>
+      new Promise<string>((resolve) => {
+        const socket = connect(Number(port), '127.0.0.1');
+        let received = '';
+        socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+        socket.on('close', () => resolve(received));
+        socket.on('error', () => undefined);
+        socket.write(bytes);
+      });
+    const garbage = await exchange('HELLO THERE\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect(garbage).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/i);
+    expect(errorIn(garbage)).toMatchObject({ status: 400, code: 'MALFORMED_REQUEST' });
+    const huge = await exchange(`GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(errorIn(huge)).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE' });
   });
 
   it('keeps an idle keep-alive connection past the timeout: only a request being sent is timed', async () => {

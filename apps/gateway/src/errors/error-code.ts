@@ -2,6 +2,9 @@
 export enum ErrorCode {
   VALIDATION_FAILED = 'VALIDATION_FAILED',
   MALFORMED_JSON = 'MALFORMED_JSON',
+  MALFORMED_REQUEST = 'MALFORMED_REQUEST',
+  REQUEST_TIMEOUT = 'REQUEST_TIMEOUT',
+  HEADERS_TOO_LARGE = 'HEADERS_TOO_LARGE',
   UNAUTHENTICATED = 'UNAUTHENTICATED',
   FORBIDDEN = 'FORBIDDEN',
   NOT_FOUND = 'NOT_FOUND',
@@ -35,6 +38,7 @@ export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
     case ErrorCode.VALIDATION_FAILED:
     case ErrorCode.MALFORMED_JSON:
+    case ErrorCode.MALFORMED_REQUEST:
     case ErrorCode.AGENT_REJECTED:
       return 400;
     case ErrorCode.UNAUTHENTICATED:
@@ -48,6 +52,8 @@ export function httpStatusOf(code: ErrorCode): number {
       return 404;
     case ErrorCode.METHOD_NOT_ALLOWED:
       return 405;
+    case ErrorCode.REQUEST_TIMEOUT:
+      return 408;
     case ErrorCode.SESSION_CLOSED:
     case ErrorCode.TOO_MANY_SESSIONS:
       return 409;
@@ -55,6 +61,8 @@ export function httpStatusOf(code: ErrorCode): number {
       return 413;
     case ErrorCode.UNSUPPORTED_MEDIA_TYPE:
       return 415;
+    case ErrorCode.HEADERS_TOO_LARGE:
+      return 431;
     case ErrorCode.RATE_LIMITED:
     case ErrorCode.TOO_MANY_STREAMS:
       return 429;
